@@ -1,0 +1,20 @@
+// The public API of qkv, curated by hand. Everything a user may import is listed here; nothing else is public.
+
+export { Tensor, type NestedArray } from './core/tensor.js';
+export { Rng } from './core/random.js';
+export { type Shape, broadcastShapes, formatShape } from './core/shape.js';
+export {
+  QkvError,
+  ShapeError,
+  ArgumentError,
+  FormatError,
+  StateDictError,
+  isQkvError,
+  type QkvErrorCode,
+} from './core/errors.js';
+export {
+  scaledDotProductAttention,
+  type AttentionOptions,
+  type AttentionOutput,
+  type AttentionTrace,
+} from './ops/attention.js';

@@ -1,0 +1,95 @@
+// Every tolerance the suite uses, in one place, and the comparison helpers that report the first bad index, both
+// values and the largest difference when a check fails.
+
+import assert from 'node:assert/strict';
+
+export const TOL = {
+  /** ‖out − ref‖ / ‖ref‖ against float64 PyTorch fixtures (the Core issue's bar). */
+  parity: 1e-5,
+  /** ONNX float32 cases, elementwise. */
+  onnxF32: 1e-5,
+  /** ONNX cases computed by ONNX in float16. */
+  onnxF16: 2e-3,
+  /** Two float32 computations of the same math in a different order (elementwise, relative to max |ref|). */
+  reorder: 1e-5,
+} as const;
+
+type Numeric = ArrayLike<number>;
+
+/** ‖a − b‖₂ / ‖b‖₂ (or ‖a − b‖₂ when b is all zero). NaN positions must match exactly and are skipped. */
+export function relativeError(actual: Numeric, expected: Numeric): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (Number.isNaN(a) && Number.isNaN(e)) continue;
+    if (a === e) {
+      den += Number.isFinite(e) ? e * e : 0;
+      continue;
+    }
+    num += (a - e) * (a - e);
+    den += e * e;
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+function describeMismatch(actual: Numeric, expected: Numeric): string {
+  let first = -1;
+  let worst = 0;
+  let worstAt = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    const same = a === e || (Number.isNaN(a) && Number.isNaN(e));
+    if (same) continue;
+    if (first < 0) first = i;
+    const diff = Number.isNaN(a - e) ? Infinity : Math.abs(a - e);
+    if (diff > worst || worstAt < 0) {
+      worst = diff;
+      worstAt = i;
+    }
+  }
+  if (first < 0) return 'no elementwise difference';
+  return (
+    `first difference at index ${first}: actual ${actual[first]}, expected ${expected[first]}; ` +
+    `largest |difference| ${worst} at index ${worstAt} (actual ${actual[worstAt]}, expected ${expected[worstAt]})`
+  );
+}
+
+/** Asserts the relative L2 error is within `tol`, and that NaN and ±Infinity positions agree. */
+export function assertRelClose(actual: Numeric, expected: Numeric, tol: number, what = 'values'): void {
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} != expected ${expected.length}`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (Number.isNaN(e) !== Number.isNaN(a) || (!Number.isFinite(e) && !Number.isNaN(e) && a !== e)) {
+      assert.fail(`${what}: non-finite mismatch; ${describeMismatch(actual, expected)}`);
+    }
+  }
+  const err = relativeError(actual, expected);
+  if (!(err <= tol)) {
+    assert.fail(`${what}: relative error ${err.toExponential(3)} > ${tol}; ${describeMismatch(actual, expected)}`);
+  }
+}
+
+/** Asserts |a − e| ≤ atol + rtol·|e| elementwise, with NaN and ±Infinity positions equal. */
+export function assertAllClose(actual: Numeric, expected: Numeric, rtol: number, atol = rtol, what = 'values'): void {
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} != expected ${expected.length}`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    const ok = a === e || (Number.isNaN(a) && Number.isNaN(e)) || Math.abs(a - e) <= atol + rtol * Math.abs(e);
+    if (!ok) assert.fail(`${what}: not close (rtol ${rtol}, atol ${atol}); ${describeMismatch(actual, expected)}`);
+  }
+}
+
+/** Asserts bitwise equality of float arrays (NaN equals NaN). */
+export function assertBitwiseEqual(actual: Numeric, expected: Numeric, what = 'values'): void {
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} != expected ${expected.length}`);
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i]) && !(Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) {
+      assert.fail(`${what}: not bitwise equal; ${describeMismatch(actual, expected)}`);
+    }
+  }
+}

@@ -18,3 +18,11 @@ export {
   type AttentionOutput,
   type AttentionTrace,
 } from './ops/attention.js';
+export {
+  MultiHeadAttention,
+  KVCache,
+  type MultiHeadAttentionConfig,
+  type MultiHeadAttentionOptions,
+  type MultiHeadAttentionOutput,
+  type MultiHeadAttentionTrace,
+} from './nn/multihead-attention.js';

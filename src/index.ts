@@ -26,3 +26,10 @@ export {
   type MultiHeadAttentionOutput,
   type MultiHeadAttentionTrace,
 } from './nn/multihead-attention.js';
+export {
+  setBackend,
+  getBackend,
+  availableBackends,
+  type BackendName,
+  type BackendChoice,
+} from './kernels/backend.js';

@@ -15,7 +15,7 @@ import { Rng } from '../core/random.js';
 import { formatShape, sizeOf } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
 import { type AttentionOptions, type AttentionTrace, prepareAttention, wrapAttention } from '../ops/attention.js';
-import { attentionReference } from '../reference/attention.js';
+import { type BackendChoice, runAttention } from '../kernels/backend.js';
 import { linearReference } from '../reference/linear.js';
 
 /** Constructor options of {@link MultiHeadAttention}. Names follow nn.MultiheadAttention in camelCase. */
@@ -102,6 +102,11 @@ export interface MultiHeadAttentionOptions {
    * @default undefined
    */
   cache?: KVCache;
+  /**
+   * The backend for this call; see {@link setBackend}.
+   * @default the global choice
+   */
+  backend?: BackendChoice;
 }
 
 /** The steps of one forward pass. Per-head tensors are `[B, H, ...]` (no B when the input was unbatched). */
@@ -350,11 +355,9 @@ export class MultiHeadAttention {
     }
 
     const returnWeights = options.returnWeights === true;
-    const prepared = prepareAttention(fn, q, k, v, { mask, bias, causal });
-    const result = wrapAttention(
-      prepared,
-      attentionReference(prepared.problem, { weights: returnWeights, trace: options.trace === true }),
-    );
+    const prepared = prepareAttention(fn, q, k, v, { mask, bias, causal, backend: options.backend });
+    const request = { weights: returnWeights, trace: options.trace === true };
+    const result = wrapAttention(prepared, runAttention(fn, prepared.problem, request, prepared.backend));
     const heads = mergeHeads(result.output); // [B, N, D]
     const output = project(heads, this.outProjWeight, this.outProjBias?.data ?? null); // [B, N, D]
 

@@ -6,12 +6,12 @@
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import { type Shape, broadcastStrides, formatShape, offsetsFor, sizeOf, stridesOf } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
+import { type BackendChoice, checkChoice, runAttention } from '../kernels/backend.js';
 import {
   type AttentionProblem,
   type AttentionResult,
   type BroadcastOperand,
   type CausalAlignment,
-  attentionReference,
 } from '../reference/attention.js';
 
 /** Options of {@link scaledDotProductAttention}. */
@@ -56,6 +56,11 @@ export interface AttentionOptions {
    * @default false
    */
   trace?: boolean;
+  /**
+   * The backend for this call; see {@link setBackend}.
+   * @default the global choice, "auto" unless changed
+   */
+  backend?: BackendChoice;
 }
 
 /** Every intermediate of one attention call. Each tensor is `[...batch, N, S]` except `output`. */
@@ -99,12 +104,9 @@ export function scaledDotProductAttention(
   options: AttentionOptions = {},
 ): AttentionOutput {
   const fn = 'scaledDotProductAttention';
-  const problem = prepareAttention(fn, query, key, value, options);
-  const result = attentionReference(problem.problem, {
-    weights: options.returnWeights === true,
-    trace: options.trace === true,
-  });
-  return wrapAttention(problem, result);
+  const prepared = prepareAttention(fn, query, key, value, options);
+  const request = { weights: options.returnWeights === true, trace: options.trace === true };
+  return wrapAttention(prepared, runAttention(fn, prepared.problem, request, prepared.backend));
 }
 
 /** A validated problem plus the shapes needed to wrap results back into tensors. */
@@ -112,6 +114,8 @@ export interface PreparedAttention {
   problem: AttentionProblem;
   /** The broadcast batch dims of the output (heads included). */
   batchShape: number[];
+  /** The per-call backend choice, validated; undefined means the global choice. */
+  backend: BackendChoice | undefined;
 }
 
 /**
@@ -182,7 +186,8 @@ export function prepareAttention(
     scale,
     softcap,
   };
-  return { problem, batchShape };
+  const backend = options.backend === undefined ? undefined : checkChoice(fn, options.backend);
+  return { problem, batchShape, backend };
 }
 
 /** Wraps a kernel's flat results into tensors of the caller's batch shape. */

@@ -1,0 +1,95 @@
+// Backends: one interface, several implementations of the same contract (the reference in reference/ is the
+// specification). A backend may decline a problem it does not handle by returning null; the reference then runs.
+//
+// Choosing: `setBackend(name)` globally, or `backend` per call. "auto" picks the fastest available backend.
+
+import { ArgumentError } from '../core/errors.js';
+import { describe } from '../core/tensor.js';
+import {
+  type AttentionProblem,
+  type AttentionRequest,
+  type AttentionResult,
+  attentionReference,
+} from '../reference/attention.js';
+
+export type BackendName = 'reference' | 'wasm';
+export type BackendChoice = BackendName | 'auto';
+
+/** What a backend implements. Each kernel receives a validated problem and may return null to decline it. */
+export interface Backend {
+  readonly name: BackendName;
+  /** Whether this backend can run here and now (for example, its WebAssembly module is instantiated). */
+  available(): boolean;
+  /** Forward attention; see reference/attention.ts for the contract. */
+  attention(problem: AttentionProblem, request: AttentionRequest): AttentionResult | null;
+}
+
+const reference: Backend = {
+  name: 'reference',
+  available: () => true,
+  attention: attentionReference,
+};
+
+/** Registered backends, fastest first. The reference is always last. */
+const backends: Backend[] = [reference];
+let selected: BackendChoice = 'auto';
+
+/** Adds a backend ahead of the reference. Kernel modules call this when they load. */
+export function registerBackend(backend: Backend): void {
+  const i = backends.findIndex((b) => b.name === backend.name);
+  if (i >= 0) backends.splice(i, 1);
+  backends.splice(backends.length - 1, 0, backend);
+}
+
+/**
+ * Chooses the backend for every later call that does not name its own.
+ * @param name "reference" (plain TypeScript, the specification), "wasm" (WebAssembly SIMD), or "auto".
+ * @default "auto"
+ * @example setBackend('reference')
+ */
+export function setBackend(name: BackendChoice): void {
+  selected = checkChoice('setBackend', name);
+}
+
+/** The global choice made with {@link setBackend}. */
+export function getBackend(): BackendChoice {
+  return selected;
+}
+
+/** The names of the backends that can run here, fastest first. */
+export function availableBackends(): BackendName[] {
+  return backends.filter((b) => b.available()).map((b) => b.name);
+}
+
+/** Validates a backend choice, naming the function. */
+export function checkChoice(fn: string, name: unknown): BackendChoice {
+  if (name === 'auto' || backends.some((b) => b.name === name)) return name as BackendChoice;
+  throw new ArgumentError(
+    `${fn}: backend must be "auto" or one of ${backends.map((b) => `"${b.name}"`).join(', ')}; got ${describe(name)}`,
+  );
+}
+
+/**
+ * Runs attention on the chosen backend (the per-call choice, else the global one). A named backend that is not
+ * available is an error; "auto" takes the first available backend that accepts the problem.
+ */
+export function runAttention(
+  fn: string,
+  problem: AttentionProblem,
+  request: AttentionRequest,
+  choice: BackendChoice = selected,
+): AttentionResult {
+  if (choice !== 'auto') {
+    const backend = backends.find((b) => b.name === choice)!;
+    if (!backend.available()) {
+      throw new ArgumentError(`${fn}: backend "${choice}" is not available here; available: ${availableBackends().join(', ')}`);
+    }
+    return backend.attention(problem, request) ?? reference.attention(problem, request)!;
+  }
+  for (const backend of backends) {
+    if (!backend.available()) continue;
+    const result = backend.attention(problem, request);
+    if (result !== null) return result;
+  }
+  return reference.attention(problem, request)!;
+}

@@ -33,3 +33,9 @@ export {
   type BackendName,
   type BackendChoice,
 } from './kernels/backend.js';
+export {
+  readSafetensors,
+  readSafetensorsMetadata,
+  writeSafetensors,
+  type SafetensorsMetadata,
+} from './io/safetensors.js';

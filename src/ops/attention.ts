@@ -222,24 +222,15 @@ function parseCausal(fn: string, causal: AttentionOptions['causal']): CausalAlig
  */
 function broadcastBatch(q: Shape, k: Shape, v: Shape): number[] | null {
   const rank = Math.max(q.length, k.length, v.length);
-  const out = new Array<number>(rank).fill(1);
-  for (const shape of [q, k, v]) {
-    for (let i = 0; i < shape.length; i++) {
-      const o = rank - shape.length + i;
-      out[o] = Math.max(out[o], shape[i]);
-    }
-  }
-  const fits = (size: number, o: number, grouped: boolean): boolean =>
-    size === out[o] || size === 1 || (grouped && size > 0 && out[o] % size === 0);
-  const qAligned = (o: number) => q[o - (rank - q.length)] ?? 1;
+  const aligned = (shape: Shape, o: number): number => shape[o - (rank - shape.length)] ?? 1;
+  const out: number[] = [];
   for (let o = 0; o < rank; o++) {
-    // The query always has the full size in a grouped heads dim; only key and value may be grouped.
-    if (!fits(qAligned(o), o, false)) return null;
-    const heads = o === rank - 1;
-    for (const shape of [k, v]) {
-      const size = shape[o - (rank - shape.length)] ?? 1;
-      if (!fits(size, o, heads)) return null;
-    }
+    const size = Math.max(aligned(q, o), aligned(k, o), aligned(v, o));
+    // Key and value may be grouped in the heads dim (the last batch dim); the query never is.
+    const grouped = o === rank - 1;
+    const fits = (s: number, mayGroup: boolean) => s === size || s === 1 || (mayGroup && s > 0 && size % s === 0);
+    if (!fits(aligned(q, o), false) || !fits(aligned(k, o), grouped) || !fits(aligned(v, o), grouped)) return null;
+    out.push(size);
   }
   return out;
 }

@@ -14,19 +14,24 @@ export class Rng {
   /** @param seed any safe integer; equal seeds give equal streams. */
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed)) throw new ArgumentError(`Rng: seed must be a safe integer; got ${seed}`);
-    // splitmix32 spreads the seed's low and high words over the four state words.
-    let s = (seed >>> 0) ^ Math.floor(seed / 2 ** 32);
-    const next = (): number => {
-      s = (s + 0x9e3779b9) | 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
-      z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
-      return (z ^ (z >>> 15)) >>> 0;
+    // splitmix32 spreads the seed over the four state words: the low 32 bits seed a and b, the high bits c and d,
+    // so distinct safe-integer seeds (negative ones included) give distinct states.
+    const splitmix = (start: number): (() => number) => {
+      let s = start;
+      return () => {
+        s = (s + 0x9e3779b9) | 0;
+        let z = s;
+        z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+        z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+        return (z ^ (z >>> 15)) >>> 0;
+      };
     };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next();
+    const low = splitmix(seed | 0);
+    const high = splitmix(Math.floor(seed / 2 ** 32) ^ 0x5bd1e995);
+    this.a = low();
+    this.b = low();
+    this.c = high();
+    this.d = high();
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 

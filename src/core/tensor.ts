@@ -154,8 +154,7 @@ export class Tensor {
       }
       inferred[unknown] = this.size / rest;
     }
-    checkShape(inferred, 'Tensor.reshape');
-    if (sizeOf(inferred) !== this.size) {
+    if (!inferred.every((s) => Number.isSafeInteger(s) && s >= 0) || sizeOf(inferred) !== this.size) {
       throw new ShapeError(
         `Tensor.reshape: cannot reshape ${formatShape(this.shape)} (${this.size} elements) to ${formatShape(shape)}`,
       );

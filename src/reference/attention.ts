@@ -147,7 +147,7 @@ export function attentionReference(p: AttentionProblem, request: AttentionReques
     }
   }
   const result: AttentionResult = { output };
-  if (request.weights) result.weights = weights;
+  if (request.weights) result.weights = request.trace ? weights!.slice() : weights;
   if (scores && scaledScores && weights) result.trace = { scores, scaledScores, weights };
   return result;
 }

@@ -39,3 +39,4 @@ export {
   writeSafetensors,
   type SafetensorsMetadata,
 } from './io/safetensors.js';
+export { scaledDotProductAttentionBackward, type AttentionGradients } from './ops/attention-backward.js';

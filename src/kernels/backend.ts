@@ -11,6 +11,7 @@ import {
   type AttentionResult,
   attentionReference,
 } from '../reference/attention.js';
+import { type AttentionGradientsResult, attentionBackwardReference } from '../reference/attention-backward.js';
 
 export type BackendName = 'reference' | 'wasm';
 export type BackendChoice = BackendName | 'auto';
@@ -22,12 +23,15 @@ export interface Backend {
   available(): boolean;
   /** Forward attention; see reference/attention.ts for the contract. */
   attention(problem: AttentionProblem, request: AttentionRequest): AttentionResult | null;
+  /** Backward attention; see reference/attention-backward.ts. Optional: without it the reference runs. */
+  attentionBackward?(problem: AttentionProblem, gradOutput: Float32Array): AttentionGradientsResult | null;
 }
 
 const reference: Backend = {
   name: 'reference',
   available: () => true,
   attention: attentionReference,
+  attentionBackward: attentionBackwardReference,
 };
 
 /** Registered backends, fastest first. The reference is always last. */
@@ -79,17 +83,32 @@ export function runAttention(
   request: AttentionRequest,
   choice: BackendChoice = selected,
 ): AttentionResult {
+  return dispatch(fn, choice, (b) => b.attention(problem, request));
+}
+
+/** Runs the attention backward like {@link runAttention}; backends without a backward defer to the reference. */
+export function runAttentionBackward(
+  fn: string,
+  problem: AttentionProblem,
+  gradOutput: Float32Array,
+  choice: BackendChoice = selected,
+): AttentionGradientsResult {
+  return dispatch(fn, choice, (b) => b.attentionBackward?.(problem, gradOutput) ?? null);
+}
+
+/** Tries the chosen backend, or every available one for "auto", and falls back to the reference. */
+function dispatch<T>(fn: string, choice: BackendChoice, run: (b: Backend) => T | null): T {
   if (choice !== 'auto') {
     const backend = backends.find((b) => b.name === choice)!;
     if (!backend.available()) {
       throw new ArgumentError(`${fn}: backend "${choice}" is not available here; available: ${availableBackends().join(', ')}`);
     }
-    return backend.attention(problem, request) ?? reference.attention(problem, request)!;
+    return run(backend) ?? run(reference)!;
   }
   for (const backend of backends) {
     if (!backend.available()) continue;
-    const result = backend.attention(problem, request);
+    const result = run(backend);
     if (result !== null) return result;
   }
-  return reference.attention(problem, request)!;
+  return run(reference)!;
 }

@@ -112,7 +112,8 @@ export function attentionBackwardReference(p: AttentionProblem, gradOutput: Floa
         dw[j] = g;
       }
 
-      // 1.2ᵀ weighting: w = softmax(score)  →  dscore[j] = w[j] · (dw[j] − D),  D = Σ_k w[k] · dw[k] = dout[i] · out[i].
+      // 1.2ᵀ weighting: w = softmax(score)  →  dscore[j] = w[j] · (dw[j] − D),
+      //   D = Σ_k w[k] · dw[k] = dout[i] · out[i].
       let D = 0;
       for (let j = 0; j < S; j++) if (allowed[j]) D += w[j] * dw[j];
       for (let j = 0; j < S; j++) if (allowed[j]) dw[j] = w[j] * (dw[j] - D);

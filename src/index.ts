@@ -25,6 +25,7 @@ export {
   type MultiHeadAttentionOptions,
   type MultiHeadAttentionOutput,
   type MultiHeadAttentionTrace,
+  type MultiHeadAttentionVarOptions,
 } from './nn/multihead-attention.js';
 export {
   setBackend,
@@ -40,3 +41,15 @@ export {
   type SafetensorsMetadata,
 } from './io/safetensors.js';
 export { scaledDotProductAttentionBackward, type AttentionGradients } from './ops/attention-backward.js';
+export * as autograd from './autograd/index.js';
+export { Var, backward, noGrad, type DType } from './autograd/var.js';
+export { Module, Parameter } from './nn/module.js';
+export { Linear, LayerNorm, Embedding, Dropout } from './nn/layers.js';
+export { FeedForward, type FeedForwardConfig } from './nn/feed-forward.js';
+export { TransformerEncoderLayer, type TransformerEncoderLayerConfig } from './nn/encoder-layer.js';
+export { PositionalEncoding, sinusoidalPositionalEncoding } from './nn/positional-encoding.js';
+export { saveCheckpoint, loadCheckpoint } from './nn/checkpoint.js';
+export { type Seed } from './nn/init.js';
+export { AdamW, type AdamWOptions } from './optim/adamw.js';
+export { cosineWithWarmup, type CosineWithWarmupOptions } from './optim/schedule.js';
+export { clipGradNorm } from './optim/clip.js';

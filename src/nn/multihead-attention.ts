@@ -9,14 +9,25 @@
 //
 // Deliberate differences from PyTorch (docs/SEMANTICS.md): tensors are batch-first; a mask is nonzero = may attend
 // (PyTorch's attn_mask and key_padding_mask use True = blocked); a query with no allowed key outputs 0, not NaN.
+//
+// Training: the module is an nn Module whose parameters carry PyTorch's names (in_proj_weight or q/k/v_proj_weight,
+// in_proj_bias, bias_k, bias_v, out_proj.weight, out_proj.bias), so stateDict / loadStateDict / namedParameters come
+// from Module. `forward` is the inference path (cache, weights, trace); `forwardVar` runs the same math through
+// src/autograd, on the same parameter storage, so gradients reach every parameter. The tensor accessors
+// (qProjWeight, ...) are views of that storage; assigning to them copies in.
 
-import { ArgumentError, ShapeError, StateDictError } from '../core/errors.js';
-import { Rng } from '../core/random.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
 import { formatShape, sizeOf } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
 import { type AttentionOptions, type AttentionTrace, prepareAttention, wrapAttention } from '../ops/attention.js';
 import { type BackendChoice, runAttention } from '../kernels/backend.js';
 import { linearReference } from '../reference/linear.js';
+import { attention } from '../autograd/attention.js';
+import { type VarLike, broadcastTo, concat, linear, narrow, permute, reshape } from '../autograd/tensor-ops.js';
+import { Var, asVar } from '../autograd/var.js';
+import { type Seed, normal, rngOf, uniform } from './init.js';
+import { Linear } from './layers.js';
+import { Module, Parameter } from './module.js';
 
 /** Constructor options of {@link MultiHeadAttention}. Names follow nn.MultiheadAttention in camelCase. */
 export interface MultiHeadAttentionConfig {
@@ -55,10 +66,10 @@ export interface MultiHeadAttentionConfig {
    */
   addZeroAttn?: boolean;
   /**
-   * Seed of the initialisation (PyTorch's scheme: Xavier-uniform projections, zero biases).
+   * Seed of the initialisation (PyTorch's scheme: Xavier-uniform projections, zero biases), or a shared Rng.
    * @default 0
    */
-  seed?: number;
+  seed?: Seed;
 }
 
 /** Options of {@link MultiHeadAttention.forward}. */
@@ -108,6 +119,9 @@ export interface MultiHeadAttentionOptions {
    */
   backend?: BackendChoice;
 }
+
+/** Options of {@link MultiHeadAttention.forwardVar}: those of forward that apply to training. */
+export type MultiHeadAttentionVarOptions = Pick<MultiHeadAttentionOptions, 'mask' | 'bias' | 'causal' | 'backend'>;
 
 /** The steps of one forward pass. Per-head tensors are `[B, H, ...]` (no B when the input was unbatched). */
 export interface MultiHeadAttentionTrace extends AttentionTrace {
@@ -160,7 +174,7 @@ export class KVCache {
  * const { output, weights } = mha.forward(x, undefined, undefined, { causal: true, returnWeights: true });
  * // output [2, 10, 64], weights [2, 10, 10] (averaged over heads)
  */
-export class MultiHeadAttention {
+export class MultiHeadAttention extends Module {
   readonly embedDim: number;
   readonly numHeads: number;
   readonly numKvHeads: number;
@@ -172,24 +186,22 @@ export class MultiHeadAttention {
   readonly addBiasKv: boolean;
   readonly addZeroAttn: boolean;
 
-  /** [D, D] */
-  qProjWeight: Tensor;
-  /** [Hkv·d, Dk] */
-  kProjWeight: Tensor;
-  /** [Hkv·d, Dv] */
-  vProjWeight: Tensor;
-  /** [D + 2·Hkv·d], the q, k and v biases in that order; null without bias. */
-  inProjBias: Tensor | null;
-  /** [D, D] */
-  outProjWeight: Tensor;
-  /** [D] or null */
-  outProjBias: Tensor | null;
-  /** [1, 1, Hkv·d] or null */
-  biasK: Tensor | null;
-  /** [1, 1, Hkv·d] or null */
-  biasV: Tensor | null;
+  /** `in_proj_weight` [D + 2·Hkv·d, D] when {@link packed}: the q, k and v projections stacked; else null. */
+  readonly inProjWeightParam: Parameter | null;
+  /** `q_proj_weight` [D, D], `k_proj_weight` [Hkv·d, Dk], `v_proj_weight` [Hkv·d, Dv] when not packed; else null. */
+  readonly qProjWeightParam: Parameter | null;
+  readonly kProjWeightParam: Parameter | null;
+  readonly vProjWeightParam: Parameter | null;
+  /** `in_proj_bias` [D + 2·Hkv·d] or null. */
+  readonly inProjBiasParam: Parameter | null;
+  /** `bias_k`, `bias_v` [1, 1, Hkv·d] or null. */
+  readonly biasKParam: Parameter | null;
+  readonly biasVParam: Parameter | null;
+  /** `out_proj`: [D, D] weight and [D] bias. */
+  readonly outProj: Linear;
 
   constructor(config: MultiHeadAttentionConfig) {
+    super('MultiHeadAttention');
     const fn = 'MultiHeadAttention';
     if (typeof config !== 'object' || config === null) {
       throw new ArgumentError(`${fn}: config must be an object; got ${describe(config)}`);
@@ -216,36 +228,95 @@ export class MultiHeadAttention {
     this.addZeroAttn = config.addZeroAttn ?? false;
 
     // PyTorch's _reset_parameters: Xavier-uniform in-projections (over the packed [3D, D] matrix when packed), zero
-    // biases, Kaiming-uniform(a=√5) out-projection (bound 1/√D), Xavier-normal bias_k / bias_v.
-    const rng = new Rng(config.seed ?? 0);
+    // biases, Kaiming-uniform(a=√5) out-projection (bound 1/√D), Xavier-normal bias_k / bias_v. The draws happen in
+    // this order from one stream, so a seed always gives the same module.
+    const rng = rngOf(config.seed ?? 0, fn);
     const Dkv = Hkv * this.headDim;
-    const uniform = (shape: number[], bound: number) => Tensor.rand(shape, rng, -bound, bound);
     if (this.packed) {
-      const bound = Math.sqrt(6 / (D + D + 2 * Dkv));
-      this.qProjWeight = uniform([D, D], bound);
-      this.kProjWeight = uniform([Dkv, D], bound);
-      this.vProjWeight = uniform([Dkv, D], bound);
+      // q, k and v drawn one after the other are the rows of the packed matrix, in order.
+      const weight = uniform([D + 2 * Dkv, D], Math.sqrt(6 / (D + D + 2 * Dkv)), rng);
+      this.inProjWeightParam = this.addParameter('in_proj_weight', new Parameter(weight));
+      this.qProjWeightParam = this.kProjWeightParam = this.vProjWeightParam = null;
     } else {
-      this.qProjWeight = uniform([D, D], Math.sqrt(6 / (D + D)));
-      this.kProjWeight = uniform([Dkv, this.kdim], Math.sqrt(6 / (Dkv + this.kdim)));
-      this.vProjWeight = uniform([Dkv, this.vdim], Math.sqrt(6 / (Dkv + this.vdim)));
+      this.inProjWeightParam = null;
+      const q = uniform([D, D], Math.sqrt(6 / (D + D)), rng);
+      const k = uniform([Dkv, this.kdim], Math.sqrt(6 / (Dkv + this.kdim)), rng);
+      const v = uniform([Dkv, this.vdim], Math.sqrt(6 / (Dkv + this.vdim)), rng);
+      this.qProjWeightParam = this.addParameter('q_proj_weight', new Parameter(q));
+      this.kProjWeightParam = this.addParameter('k_proj_weight', new Parameter(k));
+      this.vProjWeightParam = this.addParameter('v_proj_weight', new Parameter(v));
     }
-    this.inProjBias = this.hasBias ? Tensor.zeros([D + 2 * Dkv]) : null;
-    this.outProjWeight = uniform([D, D], 1 / Math.sqrt(D));
-    this.outProjBias = this.hasBias ? Tensor.zeros([D]) : null;
+    this.inProjBiasParam = this.hasBias ? this.addParameter('in_proj_bias', new Parameter(Tensor.zeros([D + 2 * Dkv]))) : null;
+    const outWeight = uniform([D, D], 1 / Math.sqrt(D), rng);
     const std = Math.sqrt(2 / (2 * Dkv));
-    const normal = () => {
-      const t = Tensor.randn([1, 1, Dkv], rng);
-      for (let i = 0; i < t.size; i++) t.data[i] *= std;
-      return t;
-    };
-    this.biasK = this.addBiasKv ? normal() : null;
-    this.biasV = this.addBiasKv ? normal() : null;
+    this.biasKParam = this.addBiasKv ? this.addParameter('bias_k', new Parameter(normal([1, 1, Dkv], std, rng))) : null;
+    this.biasVParam = this.addBiasKv ? this.addParameter('bias_v', new Parameter(normal([1, 1, Dkv], std, rng))) : null;
+    // out_proj is an nn.Linear in PyTorch too; its own initialisation is replaced by the draws above.
+    this.outProj = this.addModule('out_proj', new Linear(D, D, { bias: this.hasBias, seed: 0 }));
+    this.outProj.weight.data.set(outWeight.data);
+    this.outProj.bias?.data.fill(0);
   }
 
   /** True when the q, k and v projections are stored as one `in_proj_weight` (PyTorch's `_qkv_same_embed_dim`). */
   get packed(): boolean {
     return this.kdim === this.embedDim && this.vdim === this.embedDim && this.numKvHeads === this.numHeads;
+  }
+
+  /** [D, D] (a view of in_proj_weight's rows when packed). Assigning copies into the parameter. */
+  get qProjWeight(): Tensor {
+    return this.weightView(0);
+  }
+  set qProjWeight(t: Tensor) {
+    this.weightView(0, t);
+  }
+  /** [Hkv·d, Dk] */
+  get kProjWeight(): Tensor {
+    return this.weightView(1);
+  }
+  set kProjWeight(t: Tensor) {
+    this.weightView(1, t);
+  }
+  /** [Hkv·d, Dv] */
+  get vProjWeight(): Tensor {
+    return this.weightView(2);
+  }
+  set vProjWeight(t: Tensor) {
+    this.weightView(2, t);
+  }
+  /** [D + 2·Hkv·d], the q, k and v biases in that order; null without bias. */
+  get inProjBias(): Tensor | null {
+    return this.inProjBiasParam?.value ?? null;
+  }
+  set inProjBias(t: Tensor | null) {
+    assign('inProjBias', this.inProjBiasParam, t);
+  }
+  /** [D, D] */
+  get outProjWeight(): Tensor {
+    return this.outProj.weight.value;
+  }
+  set outProjWeight(t: Tensor) {
+    assign('outProjWeight', this.outProj.weight, t);
+  }
+  /** [D] or null */
+  get outProjBias(): Tensor | null {
+    return this.outProj.bias?.value ?? null;
+  }
+  set outProjBias(t: Tensor | null) {
+    assign('outProjBias', this.outProj.bias, t);
+  }
+  /** [1, 1, Hkv·d] or null */
+  get biasK(): Tensor | null {
+    return this.biasKParam?.value ?? null;
+  }
+  set biasK(t: Tensor | null) {
+    assign('biasK', this.biasKParam, t);
+  }
+  /** [1, 1, Hkv·d] or null */
+  get biasV(): Tensor | null {
+    return this.biasVParam?.value ?? null;
+  }
+  set biasV(t: Tensor | null) {
+    assign('biasV', this.biasVParam, t);
   }
 
   /** A new, empty key/value cache for incremental decoding. */
@@ -273,29 +344,10 @@ export class MultiHeadAttention {
       throw new ArgumentError(`${fn}: options must be an object; got ${describe(options)}`);
     }
     const { embedDim: D, numHeads: H, numKvHeads: Hkv, headDim: d } = this;
-    const got = `got query ${formatShape(query.shape)}, key ${formatShape(key.shape)}, value ${formatShape(value.shape)}`;
-    const batched = query.rank === 3;
-    if (!(query.rank === 3 || query.rank === 2) || key.rank !== query.rank || value.rank !== query.rank) {
-      throw new ShapeError(
-        `${fn}: query, key and value must be [B, N, D], [B, S, Dk], [B, S, Dv] (or all unbatched: [N, D], [S, Dk], ` +
-          `[S, Dv]); ${got}`,
-      );
-    }
+    const { batched, B, N, got } = this.checkInputs(fn, query.shape, key.shape, value.shape);
     const q3 = batched ? query : query.reshape([1, ...query.shape]); // [B, N, D]
     const k3 = batched ? key : key.reshape([1, ...key.shape]); // [B, S, Dk]
     const v3 = batched ? value : value.reshape([1, ...value.shape]); // [B, S, Dv]
-    const [B, N, Dq] = q3.shape;
-    const [Bk, S, Dk] = k3.shape;
-    const [Bv, Sv, Dv] = v3.shape;
-    if (Dq !== D || Dk !== this.kdim || Dv !== this.vdim) {
-      throw new ShapeError(
-        `${fn}: query, key and value must be [B, N, D], [B, S, Dk], [B, S, Dv] with D = ${D}, Dk = ${this.kdim}, ` +
-          `Dv = ${this.vdim}; ${got}`,
-      );
-    }
-    if (Bk !== B || Bv !== B || Sv !== S) {
-      throw new ShapeError(`${fn}: query, key and value must share B, and key and value must share S; ${got}`);
-    }
     const cache = options.cache;
     if (cache !== undefined) {
       if (!(cache instanceof KVCache)) throw new ArgumentError(`${fn}: cache must come from createCache(); got ${describe(cache)}`);
@@ -327,35 +379,18 @@ export class MultiHeadAttention {
     }
     const St = k.shape[2];
 
-    // add_bias_kv and add_zero_attn append keys that every query may attend: the mask gains allowed columns and the
-    // bias zero columns. Causal masking then has to become an explicit mask over the original keys.
-    let mask = options.mask;
-    let bias = options.bias;
-    const extra = (this.addBiasKv ? 1 : 0) + (this.addZeroAttn ? 1 : 0);
-    if (extra > 0) {
-      const scoreShape = [B, H, N, St];
-      if (causal !== undefined && causal !== false) {
-        mask = causalMask(mask, scoreShape, causal, fn);
-        causal = false;
-      }
-      mask = mask === undefined ? undefined : padLast(checkScore(fn, 'mask', mask, scoreShape, batched), extra, 1);
-      bias = bias === undefined ? undefined : padLast(checkScore(fn, 'bias', bias, scoreShape, batched), extra, 0);
-      if (this.biasK !== null && this.biasV !== null) {
-        k = concatSeq(k, splitHeads(this.biasK.broadcastTo([B, 1, Hkv * d]), Hkv)); // [B, Hkv, S + 1, d]
-        v = concatSeq(v, splitHeads(this.biasV.broadcastTo([B, 1, Hkv * d]), Hkv)); // [B, Hkv, S + 1, d]
-      }
-      if (this.addZeroAttn) {
-        k = concatSeq(k, Tensor.zeros([B, Hkv, 1, d])); // [B, Hkv, S + extra, d]
-        v = concatSeq(v, Tensor.zeros([B, Hkv, 1, d])); // [B, Hkv, S + extra, d]
-      }
-    } else if (!batched) {
-      // Unbatched masks are [H, N, S] at most; give them the batch dim explicitly so a 4-D mask is rejected.
-      mask = mask === undefined ? undefined : checkScore(fn, 'mask', mask, [B, H, N, St], batched);
-      bias = bias === undefined ? undefined : checkScore(fn, 'bias', bias, [B, H, N, St], batched);
+    const scores = this.scoreOptions(fn, { mask: options.mask, bias: options.bias, causal }, [B, H, N, St], batched);
+    if (this.biasK !== null && this.biasV !== null) {
+      k = concatSeq(k, splitHeads(this.biasK.broadcastTo([B, 1, Hkv * d]), Hkv)); // [B, Hkv, S + 1, d]
+      v = concatSeq(v, splitHeads(this.biasV.broadcastTo([B, 1, Hkv * d]), Hkv)); // [B, Hkv, S + 1, d]
+    }
+    if (this.addZeroAttn) {
+      k = concatSeq(k, Tensor.zeros([B, Hkv, 1, d])); // [B, Hkv, S + extra, d]
+      v = concatSeq(v, Tensor.zeros([B, Hkv, 1, d])); // [B, Hkv, S + extra, d]
     }
 
     const returnWeights = options.returnWeights === true;
-    const prepared = prepareAttention(fn, q, k, v, { mask, bias, causal, backend: options.backend });
+    const prepared = prepareAttention(fn, q, k, v, { ...scores, backend: options.backend });
     const request = { weights: returnWeights, trace: options.trace === true };
     const result = wrapAttention(prepared, runAttention(fn, prepared.problem, request, prepared.backend));
     const heads = mergeHeads(result.output); // [B, N, D]
@@ -383,85 +418,169 @@ export class MultiHeadAttention {
   }
 
   /**
-   * The parameters under PyTorch's nn.MultiheadAttention names: `in_proj_weight` (or `q_proj_weight`,
-   * `k_proj_weight`, `v_proj_weight` when not packed), `in_proj_bias`, `out_proj.weight`, `out_proj.bias`, `bias_k`,
-   * `bias_v`. The tensors are copies.
+   * The same attention as {@link forward}, recorded for autograd: gradients reach the inputs (when they are Vars
+   * that require one) and every parameter. In float32 the output equals `forward(...).output` bit for bit; after
+   * {@link Module.double} it runs in float64. No cache, weights or trace: this is the training path.
+   *
+   * - query `[B, N, D]`, key `[B, S, Dk]`, value `[B, S, Dv]`, or all unbatched; key defaults to query, value to key.
+   * - Returns `[B, N, D]` (`[N, D]` unbatched).
    */
-  stateDict(): Record<string, Tensor> {
-    const dict: Record<string, Tensor> = {};
-    if (this.packed) {
-      dict.in_proj_weight = concatRows([this.qProjWeight, this.kProjWeight, this.vProjWeight]);
-    } else {
-      dict.q_proj_weight = this.qProjWeight.clone();
-      dict.k_proj_weight = this.kProjWeight.clone();
-      dict.v_proj_weight = this.vProjWeight.clone();
+  forwardVar(
+    query: VarLike,
+    key: VarLike = query,
+    value: VarLike = key,
+    options: MultiHeadAttentionVarOptions = {},
+  ): Var {
+    const fn = 'MultiHeadAttention.forwardVar';
+    const qIn = asVar(query, fn, 'query');
+    const kIn = key === query ? qIn : asVar(key, fn, 'key');
+    const vIn = value === key ? kIn : value === query ? qIn : asVar(value, fn, 'value');
+    if (typeof options !== 'object' || options === null) {
+      throw new ArgumentError(`${fn}: options must be an object; got ${describe(options)}`);
     }
-    if (this.inProjBias) dict.in_proj_bias = this.inProjBias.clone();
-    if (this.biasK && this.biasV) {
-      dict.bias_k = this.biasK.clone();
-      dict.bias_v = this.biasV.clone();
+    const { embedDim: D, numHeads: H, numKvHeads: Hkv, headDim: d } = this;
+    const { batched, B, N, S } = this.checkInputs(fn, qIn.shape, kIn.shape, vIn.shape);
+    const q3 = batched ? qIn : reshape(qIn, [1, ...qIn.shape]); // [B, N, D]
+    const k3 = batched ? kIn : reshape(kIn, [1, ...kIn.shape]); // [B, S, Dk]
+    const v3 = batched ? vIn : reshape(vIn, [1, ...vIn.shape]); // [B, S, Dv]
+
+    // Input projections, split into heads; packed weights and the bias are cut into their q, k, v rows.
+    const Dkv = Hkv * d;
+    const rows = (p: Parameter | null, at: number, n: number) => (p === null ? null : narrow(p, 0, at, n));
+    const packed = this.inProjWeightParam;
+    const wq = packed ? narrow(packed, 0, 0, D) : this.qProjWeightParam!; // [D, D]
+    const wk = packed ? narrow(packed, 0, D, Dkv) : this.kProjWeightParam!; // [Hkv·d, Dk]
+    const wv = packed ? narrow(packed, 0, D + Dkv, Dkv) : this.vProjWeightParam!; // [Hkv·d, Dv]
+    const bias = this.inProjBiasParam;
+    const q = splitHeadsVar(linear(q3, wq, rows(bias, 0, D)), H); // [B, H, N, d]
+    let k = splitHeadsVar(linear(k3, wk, rows(bias, D, Dkv)), Hkv); // [B, Hkv, S, d]
+    let v = splitHeadsVar(linear(v3, wv, rows(bias, D + Dkv, Dkv)), Hkv); // [B, Hkv, S, d]
+
+    const scores = this.scoreOptions(fn, options, [B, H, N, S], batched);
+    if (this.biasKParam !== null && this.biasVParam !== null) {
+      k = concat([k, splitHeadsVar(broadcastTo(this.biasKParam, [B, 1, Dkv]), Hkv)], 2); // [B, Hkv, S + 1, d]
+      v = concat([v, splitHeadsVar(broadcastTo(this.biasVParam, [B, 1, Dkv]), Hkv)], 2); // [B, Hkv, S + 1, d]
     }
-    dict['out_proj.weight'] = this.outProjWeight.clone();
-    if (this.outProjBias) dict['out_proj.bias'] = this.outProjBias.clone();
-    return dict;
+    if (this.addZeroAttn) {
+      const zeros = new Var(Tensor.zeros([B, Hkv, 1, d]));
+      k = concat([k, zeros], 2); // [B, Hkv, S + extra, d]
+      v = concat([v, zeros], 2); // [B, Hkv, S + extra, d]
+    }
+    const o = attention(q, k, v, { ...scores, backend: options.backend }); // [B, H, N, d]
+    const heads = reshape(permute(o, [0, 2, 1, 3]), [B, N, D]); // [B, N, D]
+    const output = this.outProj.forward(heads); // [B, N, D]
+    return batched ? output : reshape(output, [N, D]);
+  }
+
+  /** Checks the ranks and sizes of query, key and value; the errors are those of {@link forward}. */
+  private checkInputs(fn: string, qs: readonly number[], ks: readonly number[], vs: readonly number[]) {
+    const { embedDim: D } = this;
+    const got = `got query ${formatShape(qs)}, key ${formatShape(ks)}, value ${formatShape(vs)}`;
+    const batched = qs.length === 3;
+    if (!(qs.length === 3 || qs.length === 2) || ks.length !== qs.length || vs.length !== qs.length) {
+      throw new ShapeError(
+        `${fn}: query, key and value must be [B, N, D], [B, S, Dk], [B, S, Dv] (or all unbatched: [N, D], [S, Dk], ` +
+          `[S, Dv]); ${got}`,
+      );
+    }
+    const [B, N, Dq] = batched ? qs : [1, ...qs];
+    const [Bk, S, Dk] = batched ? ks : [1, ...ks];
+    const [Bv, Sv, Dv] = batched ? vs : [1, ...vs];
+    if (Dq !== D || Dk !== this.kdim || Dv !== this.vdim) {
+      throw new ShapeError(
+        `${fn}: query, key and value must be [B, N, D], [B, S, Dk], [B, S, Dv] with D = ${D}, Dk = ${this.kdim}, ` +
+          `Dv = ${this.vdim}; ${got}`,
+      );
+    }
+    if (Bk !== B || Bv !== B || Sv !== S) {
+      throw new ShapeError(`${fn}: query, key and value must share B, and key and value must share S; ${got}`);
+    }
+    return { batched, B, N, S, got };
   }
 
   /**
-   * Loads parameters saved by PyTorch (`module.state_dict()`) or by {@link stateDict}. Every entry is checked first;
-   * missing, unknown and wrongly shaped entries are reported together in one StateDictError, and nothing is loaded.
+   * The mask, bias and causal rule for attention over `scoreShape` = [B, H, N, S] keys. add_bias_kv and add_zero_attn
+   * append keys that every query may attend: the mask gains allowed columns and the bias zero columns, so causal
+   * masking has to become an explicit mask over the original keys.
    */
-  loadStateDict(dict: Record<string, Tensor>): void {
-    const fn = 'MultiHeadAttention.loadStateDict';
-    if (typeof dict !== 'object' || dict === null) {
-      throw new ArgumentError(`${fn}: dict must be an object of tensors; got ${describe(dict)}`);
-    }
-    const expected = this.stateDict();
-    const problems: string[] = [];
-    for (const [name, want] of Object.entries(expected)) {
-      const t = dict[name];
-      if (t === undefined) problems.push(`missing ${name} ${formatShape(want.shape)}`);
-      else if (!(t instanceof Tensor)) problems.push(`${name} must be a Tensor; got ${describe(t)}`);
-      else if (t.rank !== want.rank || t.shape.some((s, i) => s !== want.shape[i])) {
-        problems.push(`${name} must be ${formatShape(want.shape)}; got ${formatShape(t.shape)}`);
+  private scoreOptions(
+    fn: string,
+    options: { mask?: Tensor; bias?: Tensor; causal?: AttentionOptions['causal'] },
+    scoreShape: number[],
+    batched: boolean,
+  ): { mask?: Tensor; bias?: Tensor; causal?: AttentionOptions['causal'] } {
+    let { mask, bias, causal } = options;
+    const extra = (this.addBiasKv ? 1 : 0) + (this.addZeroAttn ? 1 : 0);
+    if (extra > 0) {
+      if (causal !== undefined && causal !== false) {
+        mask = causalMask(mask, scoreShape, causal, fn);
+        causal = false;
       }
+      mask = mask === undefined ? undefined : padLast(checkScore(fn, 'mask', mask, scoreShape, batched), extra, 1);
+      bias = bias === undefined ? undefined : padLast(checkScore(fn, 'bias', bias, scoreShape, batched), extra, 0);
+    } else if (!batched) {
+      // Unbatched masks are [H, N, S] at most; give them the batch dim explicitly so a 4-D mask is rejected.
+      mask = mask === undefined ? undefined : checkScore(fn, 'mask', mask, scoreShape, batched);
+      bias = bias === undefined ? undefined : checkScore(fn, 'bias', bias, scoreShape, batched);
     }
-    for (const name of Object.keys(dict)) {
-      if (!(name in expected)) problems.push(`unknown ${name}`);
+    return { mask, bias, causal };
+  }
+
+  /** Projection weight i (0 q, 1 k, 2 v) as a Tensor, or, with `t`, copies t into it. */
+  private weightView(i: 0 | 1 | 2, t?: Tensor): Tensor {
+    const names = ['qProjWeight', 'kProjWeight', 'vProjWeight'] as const;
+    const D = this.embedDim;
+    const Dkv = this.numKvHeads * this.headDim;
+    const packed = this.inProjWeightParam;
+    if (packed === null) {
+      const p = [this.qProjWeightParam, this.kProjWeightParam, this.vProjWeightParam][i]!;
+      if (t !== undefined) assign(names[i], p, t);
+      return p.value;
     }
-    if (problems.length > 0) {
-      throw new StateDictError(`${fn}: the state dict does not fit this module:\n  ${problems.join('\n  ')}`, problems);
-    }
-    const copy = (name: string) => dict[name].clone();
-    if (this.packed) {
-      const [q, k, v] = splitRows(dict.in_proj_weight, [this.embedDim, this.embedDim, this.embedDim]);
-      this.qProjWeight = q;
-      this.kProjWeight = k;
-      this.vProjWeight = v;
-    } else {
-      this.qProjWeight = copy('q_proj_weight');
-      this.kProjWeight = copy('k_proj_weight');
-      this.vProjWeight = copy('v_proj_weight');
-    }
-    if (this.hasBias) {
-      this.inProjBias = copy('in_proj_bias');
-      this.outProjBias = copy('out_proj.bias');
-    }
-    if (this.addBiasKv) {
-      this.biasK = copy('bias_k');
-      this.biasV = copy('bias_v');
-    }
-    this.outProjWeight = copy('out_proj.weight');
+    const from = [0, D, D + Dkv][i] * D;
+    const rows = i === 0 ? D : Dkv;
+    const part = packed.data.subarray(from, from + rows * D);
+    if (t !== undefined) part.set(checkAssigned(names[i], [rows, D], t).data);
+    return new Tensor(part instanceof Float32Array ? part : Float32Array.from(part), [rows, D]); // [rows, D]
   }
 
   /** The q, k and v parts of in_proj_bias, or nulls. */
   private splitInProjBias(): [Float32Array | null, Float32Array | null, Float32Array | null] {
-    if (this.inProjBias === null) return [null, null, null];
+    const bias = this.inProjBias;
+    if (bias === null) return [null, null, null];
     const D = this.embedDim;
     const Dkv = this.numKvHeads * this.headDim;
-    const b = this.inProjBias.data;
+    const b = bias.data;
     return [b.subarray(0, D), b.subarray(D, D + Dkv), b.subarray(D + Dkv, D + 2 * Dkv)];
   }
 }
+
+/** Copies `t` into a parameter, checking the shape; `null` is accepted only for an absent parameter. */
+function assign(name: string, p: Parameter | null, t: Tensor | null): void {
+  const fn = `MultiHeadAttention.${name}`;
+  if (p === null) {
+    if (t === null) return;
+    throw new ArgumentError(`${fn}: this module has no such parameter (see its config); got ${describe(t)}`);
+  }
+  p.data.set(checkAssigned(name, p.shape, t).data);
+}
+
+/** `t`, checked to be a Tensor of `shape`. */
+function checkAssigned(name: string, shape: readonly number[], t: unknown): Tensor {
+  const fn = `MultiHeadAttention.${name}`;
+  if (!(t instanceof Tensor)) throw new ArgumentError(`${fn}: must be a Tensor; got ${describe(t)}`);
+  if (t.rank !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+    throw new ShapeError(`${fn}: must be ${formatShape(shape)}; got ${formatShape(t.shape)}`);
+  }
+  return t;
+}
+
+/** [B, L, heads·d] → [B, heads, L, d], recorded for autograd. */
+function splitHeadsVar(x: Var, heads: number): Var {
+  const [B, L, W] = x.shape;
+  return permute(reshape(x, [B, L, heads, W / heads]), [0, 2, 1, 3]);
+}
+
 
 /** x [B, L, Din] · Wᵀ + b → [B, L, Dout]. */
 function project(x: Tensor, weight: Tensor, bias: Float32Array | null): Tensor {

@@ -1,0 +1,165 @@
+// The "wasm" backend's attention: lays a validated AttentionProblem out in the kernel's memory, runs the flash
+// kernel (asm/attention.ts) on one thread, and copies the results out. Same contract as the reference
+// (src/reference/attention.ts), computed in float32; the N×S matrix is never materialised unless weights are asked.
+//
+// Arena layout per call, from the kernel's arenaBase, each region 16-byte aligned; the arena is rewritten by every
+// call, so nothing from one call is visible to the next (the memory keeps its high-water size):
+//
+//   ctx [CTX_SLOTS i32] | query | key | value | query/key/value offsets [batch] i32 each |
+//   mask data, mask offsets | bias data, bias offsets | output [batch, N, dv] | weights [batch, N, S] | scratch
+//
+// Declines (returns null, so the reference runs) when a trace is requested (a trace is for small inputs) or when
+// the problem does not fit the memory's maximum.
+
+import type {
+  AttentionProblem,
+  AttentionRequest,
+  AttentionResult,
+  BroadcastOperand,
+} from '../../reference/attention.js';
+import { CAUSAL_CODE, CTX_SLOTS, SLOT } from './abi.js';
+import { type WasmKernel, getKernel, reserveArena } from './runtime.js';
+
+const align16 = (n: number): number => Math.ceil(n / 16) * 16;
+
+/** Byte-address plan of one call. */
+interface Layout {
+  ctx: number;
+  q: number;
+  k: number;
+  v: number;
+  qOffsets: number;
+  kOffsets: number;
+  vOffsets: number;
+  mask: number;
+  maskOffsets: number;
+  bias: number;
+  biasOffsets: number;
+  out: number;
+  weights: number;
+  scratch: number;
+  end: number;
+}
+
+function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean): Layout {
+  let at = k.arenaBase;
+  const take = (bytes: number): number => {
+    const start = at;
+    at = align16(at + bytes);
+    return start;
+  };
+  const ctx = take(CTX_SLOTS * 4);
+  const q = take(p.query.length * 4);
+  const key = take(p.key.length * 4);
+  const v = take(p.value.length * 4);
+  const qOffsets = take(p.batch * 4);
+  const kOffsets = take(p.batch * 4);
+  const vOffsets = take(p.batch * 4);
+  const mask = p.mask ? take(p.mask.data.length * 4) : 0;
+  const maskOffsets = p.mask ? take(p.batch * 4) : 0;
+  const bias = p.bias ? take(p.bias.data.length * 4) : 0;
+  const biasOffsets = p.bias ? take(p.batch * 4) : 0;
+  const out = take(p.batch * p.N * p.dv * 4);
+  const weights = wantWeights ? take(p.batch * p.N * p.S * 4) : 0;
+  const scratch = take(k.exports.attn_scratch_bytes(p.d, p.dv));
+  return {
+    ctx,
+    q,
+    k: key,
+    v,
+    qOffsets,
+    kOffsets,
+    vOffsets,
+    mask,
+    maskOffsets,
+    bias,
+    biasOffsets,
+    out,
+    weights,
+    scratch,
+    end: at,
+  };
+}
+
+/** Copies a mask or bias and its per-batch offsets, and fills its four slots (data, offsets, row, column). */
+function writeOperand(
+  buffer: ArrayBufferLike,
+  ctx: Int32Array,
+  op: BroadcastOperand,
+  data: number,
+  offsets: number,
+  slots: readonly [number, number, number, number],
+): void {
+  new Float32Array(buffer, data, op.data.length).set(op.data);
+  new Int32Array(buffer, offsets, op.offsets.length).set(op.offsets);
+  ctx[slots[0]] = data;
+  ctx[slots[1]] = offsets;
+  ctx[slots[2]] = op.rowStride;
+  ctx[slots[3]] = op.colStride;
+}
+
+/**
+ * Attention on the wasm kernel. Shapes: output [batch, N, dv]; weights [batch, N, S]. Returns null to decline.
+ */
+export function wasmAttention(p: AttentionProblem, request: AttentionRequest): AttentionResult | null {
+  if (request.trace) return null;
+  const k = getKernel();
+  if (!k) return null;
+  const { batch, N, S, dv } = p;
+  if (batch === 0 || N === 0 || S === 0) {
+    // No query rows, or no keys: every row has no allowed key, so output and weights are 0.
+    const result: AttentionResult = { output: new Float32Array(batch * N * dv) }; // [batch, N, dv]
+    if (request.weights) result.weights = new Float32Array(batch * N * S); // [batch, N, S]
+    return result;
+  }
+
+  const layout = plan(k, p, request.weights);
+  if (!reserveArena(k, layout.end - k.arenaBase)) return null; // too large for the memory: the reference runs
+  const buffer = k.memory.buffer;
+  const ctx = new Int32Array(buffer, layout.ctx, CTX_SLOTS);
+  ctx.fill(0);
+  new Float32Array(buffer, layout.q, p.query.length).set(p.query);
+  new Float32Array(buffer, layout.k, p.key.length).set(p.key);
+  new Float32Array(buffer, layout.v, p.value.length).set(p.value);
+  new Int32Array(buffer, layout.qOffsets, batch).set(p.queryOffsets);
+  new Int32Array(buffer, layout.kOffsets, batch).set(p.keyOffsets);
+  new Int32Array(buffer, layout.vOffsets, batch).set(p.valueOffsets);
+  if (p.mask) {
+    const slots = [SLOT.MASK, SLOT.MASK_OFFSETS, SLOT.MASK_ROW, SLOT.MASK_COL] as const;
+    writeOperand(buffer, ctx, p.mask, layout.mask, layout.maskOffsets, slots);
+  }
+  if (p.bias) {
+    const slots = [SLOT.BIAS, SLOT.BIAS_OFFSETS, SLOT.BIAS_ROW, SLOT.BIAS_COL] as const;
+    writeOperand(buffer, ctx, p.bias, layout.bias, layout.biasOffsets, slots);
+  }
+
+  ctx[SLOT.BATCH] = batch;
+  ctx[SLOT.N] = N;
+  ctx[SLOT.S] = S;
+  ctx[SLOT.D] = p.d;
+  ctx[SLOT.DV] = dv;
+  ctx[SLOT.Q] = layout.q;
+  ctx[SLOT.K] = layout.k;
+  ctx[SLOT.V] = layout.v;
+  ctx[SLOT.Q_OFFSETS] = layout.qOffsets;
+  ctx[SLOT.K_OFFSETS] = layout.kOffsets;
+  ctx[SLOT.V_OFFSETS] = layout.vOffsets;
+  ctx[SLOT.CAUSAL] = CAUSAL_CODE[p.causal];
+  const floats = new Float32Array(buffer, layout.ctx, CTX_SLOTS);
+  floats[SLOT.SCALE] = p.scale;
+  floats[SLOT.SOFTCAP] = p.softcap;
+  ctx[SLOT.OUT] = layout.out;
+  ctx[SLOT.WEIGHTS] = layout.weights;
+  ctx[SLOT.V_LENGTH] = p.value.length;
+
+  k.exports.attn_prepare(layout.ctx);
+  k.exports.attn_forward_units(layout.ctx, layout.scratch, 0, ctx[SLOT.UNITS]);
+
+  const result: AttentionResult = {
+    output: new Float32Array(buffer, layout.out, batch * N * dv).slice(), // [batch, N, dv]
+  };
+  if (request.weights) {
+    result.weights = new Float32Array(buffer, layout.weights, batch * N * S).slice(); // [batch, N, S]
+  }
+  return result;
+}

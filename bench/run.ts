@@ -1,0 +1,590 @@
+// `npm run bench`: the Speed issue's benchmark. It times qkv's backends against onnxruntime-node, onnxruntime-web and
+// TensorFlow.js (wasm) on the same fp32 inputs, after validating every result against qkv's reference; measures peak
+// memory in fresh child processes; prints a table; and writes bench/results/latest.json and docs/BENCHMARKS.md.
+// It follows llm.c's dev/ benchmarks: check against the reference first, then warm up, then time.
+//
+// Usage: npm run bench [-- --quick] [-- --only sdpa,mha,backward,memory] [-- --impl qkv,ort-node] [-- --no-write]
+//   --quick      fewer sizes and a shorter time box (about a minute)
+//   --only       run only these sections
+//   --impl       run only implementations whose id contains one of these words
+//   --no-write   print only; do not write the results JSON or the doc
+// Filtered or quick runs write bench/results/partial.json (gitignored) and leave the doc alone.
+
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as qkv from '../src/index.js';
+import { Tensor, availableBackends } from '../src/index.js';
+import { TOL, relativeError } from '../tests/tolerances.js';
+import { type Oracle, forwardFlops, mhaCase, oracleError, sampledOracle, sdpaCase } from './cases.js';
+import { type Case, type Impl, allImpls } from './impls.js';
+import { RssSampler, type Timing, type TimingBox, summarize, timeOnce, timeRuns } from './measure.js';
+import { type MemoryResult, type MemorySpec } from './memory.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// ---- options ----
+
+const SECTIONS = ['sdpa', 'mha', 'backward', 'memory'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Options {
+  quick: boolean;
+  only: Section[];
+  impl: string[];
+  write: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { quick: false, only: [...SECTIONS], impl: [], write: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`bench: ${arg} needs a value`);
+      return v.split(',').map((s) => s.trim()).filter(Boolean);
+    };
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--no-write') options.write = false;
+    else if (arg === '--only') {
+      const only = value();
+      const bad = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+      if (bad.length > 0) throw new Error(`bench: --only takes ${SECTIONS.join(', ')}; got ${bad.join(', ')}`);
+      options.only = only as Section[];
+    } else if (arg === '--impl') options.impl = value();
+    else throw new Error(`bench: unknown argument ${arg}; see the header of bench/run.ts`);
+  }
+  return options;
+}
+
+const options = parseArgs(process.argv.slice(2));
+const full = !options.quick && options.only.length === SECTIONS.length && options.impl.length === 0;
+
+/** Sizes and time boxes; --quick shrinks both. */
+const plan = options.quick
+  ? { sdpaN: [128, 1024], mhaN: [128, 512], backwardN: 256, box: { budgetMs: 500, minReps: 3, maxReps: 20 }, maxRunMs: 2500 }
+  : { sdpaN: [128, 512, 1024, 2048, 4096], mhaN: [128, 512, 2048], backwardN: 1024, box: { budgetMs: 2000, minReps: 5, maxReps: 40 }, maxRunMs: 8000 };
+const H = 12;
+const d = 64;
+const D = 768;
+/** The reference runs (and is timed) only up to this N: it is the float64 specification, about 1 GFLOP/s. */
+const REFERENCE_MAX_N = 512;
+/** Query rows in a sampled oracle (see bench/cases.ts). */
+const SAMPLED_ROWS = 48;
+/** Validation bar: relative L2 error against the reference, as for two float32 orders of the same math. */
+const TOLERANCE = TOL.reorder;
+
+// ---- rows ----
+
+interface Row {
+  section: Section;
+  workload: string;
+  N: number;
+  causal: boolean;
+  impl: string;
+  family: 'qkv' | 'peer';
+  status: 'ok' | 'skipped' | 'failed' | 'invalid';
+  note?: string;
+  timing?: Omit<Timing, 'samples'> & { reps: number };
+  gflops?: number;
+  /** This row's median / the best qkv backend's median at the same workload; > 1 means qkv is faster. */
+  vsQkvBest?: number;
+  /** Largest RSS sampled while this row ran (MiB): an upper bound, since memory the process kept is counted. */
+  peakRssMiB?: number;
+  /** That peak minus the RSS when the row started (MiB): what this row added, unless it reused retained memory. */
+  rssGrowthMiB?: number;
+  relError?: number;
+  validatedAgainst?: string;
+}
+
+const rows: Row[] = [];
+const sampler = new RssSampler();
+const MiB = 1024 * 1024;
+
+const fmt = (x: number | undefined, digits = 1) => (x === undefined ? '' : x >= 100 ? x.toFixed(0) : x.toFixed(digits));
+
+function log(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+function printRow(r: Row): void {
+  const what = `${r.workload.padEnd(22)} ${r.impl.padEnd(16)}`;
+  if (r.status !== 'ok' || !r.timing) {
+    log(`${what} ${r.status}: ${r.note ?? ''}`);
+    return;
+  }
+  const check = r.validatedAgainst === 'is the oracle' ? 'oracle' : `err ${r.relError?.toExponential(1)}`;
+  const t = r.timing;
+  log(
+    `${what} ${fmt(t.medianMs, 2).padStart(9)} ms  [${fmt(t.minMs, 2)}–${fmt(t.maxMs, 2)}]  ` +
+      `${fmt(r.gflops).padStart(6)} GFLOP/s  rss ${fmt(r.peakRssMiB, 0)} MiB (+${fmt(r.rssGrowthMiB, 0)})  ${check}`,
+  );
+}
+
+// ---- loading ----
+
+const impls: Impl[] = allImpls().filter(
+  (impl) => options.impl.length === 0 || options.impl.some((word) => impl.id.includes(word)),
+);
+const loaded: Impl[] = [];
+const loadNotes: Record<string, string> = {};
+for (const impl of impls) {
+  const why = await impl.load();
+  if (why === null) loaded.push(impl);
+  else loadNotes[impl.id] = why;
+}
+
+/** Measured throughput (flops per ms) of each implementation on each workload family, for projecting slow rows. */
+const rates = new Map<string, number>();
+
+/** Why an implementation does not run a case, or null when it does. */
+function skipReason(impl: Impl, c: Case, family: string, slack = 1): string | null {
+  if (impl.id === 'qkv reference' && c.N > REFERENCE_MAX_N) {
+    return `the reference (float64 specification, ~1 GFLOP/s) runs only at N ≤ ${REFERENCE_MAX_N}`;
+  }
+  const rate = rates.get(`${impl.id}|${family}`);
+  if (rate !== undefined) {
+    const projected = forwardFlops(c) / rate;
+    if (projected > plan.maxRunMs * slack) {
+      return `projected ${(projected / 1000).toFixed(1)} s per call from its rate at smaller N, over the ${(plan.maxRunMs * slack) / 1000} s limit`;
+    }
+  }
+  return null;
+}
+
+// ---- one forward workload ----
+
+async function runCase(section: Section, workload: string, c: Case, family: string): Promise<void> {
+  const flops = forwardFlops(c);
+  const caseRows: Row[] = [];
+  let oracle: Oracle | null = null;
+  const base = { section, workload, N: c.N, causal: c.kind === 'sdpa' && c.causal };
+  for (const impl of impls) {
+    const row: Row = { ...base, impl: impl.id, family: impl.family, status: 'skipped' };
+    caseRows.push(row);
+    if (!loaded.includes(impl)) {
+      row.note = loadNotes[impl.id];
+      continue;
+    }
+    const skip = skipReason(impl, c, family);
+    if (skip !== null) {
+      row.note = skip;
+      printRow(row);
+      continue;
+    }
+    sampler.reset();
+    try {
+      const runner = await impl.prepare(c);
+      if (typeof runner === 'string') {
+        row.note = runner;
+        printRow(row);
+        continue;
+      }
+      try {
+        const first = await timeOnce(() => runner.run());
+        const output = runner.output();
+        if (impl.id === 'qkv reference') {
+          // The full reference output is the oracle at this size; it is the specification, so it is not checked.
+          oracle = { expected: output.slice(), rows: null, describe: 'reference (full output)' };
+          row.validatedAgainst = 'is the oracle';
+          row.relError = 0;
+        } else {
+          oracle ??= sampledOracle(c, SAMPLED_ROWS);
+          row.relError = oracleError(c, oracle, output);
+          row.validatedAgainst = oracle.describe;
+          if (!(row.relError <= TOLERANCE)) {
+            row.status = 'invalid';
+            row.note = `relative error ${row.relError.toExponential(2)} > ${TOLERANCE} against the ${oracle.describe}; not timed`;
+            printRow(row);
+            continue;
+          }
+        }
+        const timing = await timeRuns(() => runner.run(), plan.box, first.ms);
+        row.status = 'ok';
+        row.timing = { medianMs: timing.medianMs, minMs: timing.minMs, maxMs: timing.maxMs, q1Ms: timing.q1Ms, q3Ms: timing.q3Ms, reps: timing.samples.length };
+        row.gflops = flops / timing.medianMs / 1e6;
+        rates.set(`${impl.id}|${family}`, flops / timing.medianMs);
+      } finally {
+        await runner.dispose();
+      }
+    } catch (e) {
+      row.status = 'failed';
+      row.note = shorten((e instanceof Error ? e.message : String(e)).split('\n')[0]);
+    }
+    row.peakRssMiB = sampler.read() / MiB;
+    row.rssGrowthMiB = row.peakRssMiB - sampler.start / MiB;
+    printRow(row);
+  }
+  finishCase(caseRows);
+  rows.push(...caseRows);
+}
+
+/** Fills in each row's ratio to the fastest valid qkv backend of the same workload. */
+function finishCase(caseRows: Row[]): void {
+  const best = caseRows
+    .filter((r) => r.family === 'qkv' && r.status === 'ok')
+    .reduce<Row | null>((a, r) => (a === null || r.timing!.medianMs < a.timing!.medianMs ? r : a), null);
+  if (best === null) return;
+  for (const r of caseRows) if (r.status === 'ok') r.vsQkvBest = r.timing!.medianMs / best.timing!.medianMs;
+}
+
+// ---- sections ----
+
+async function sdpaSection(): Promise<void> {
+  log(`\n## SDPA forward: B = 1, H = ${H}, d = ${d}, S = N, fp32; GFLOP/s count 4·B·H·N·S·d (the full square, also when causal)`);
+  for (const N of plan.sdpaN) {
+    for (const causal of [false, true]) {
+      await runCase('sdpa', `sdpa N=${N}${causal ? ' causal' : ''}`, sdpaCase(H, N, d, causal), `sdpa${causal ? '-causal' : ''}`);
+    }
+  }
+}
+
+async function mhaSection(): Promise<void> {
+  log(`\n## MultiHeadAttention forward (self-attention): B = 1, D = ${D}, H = ${H}; GFLOP/s count 4·N²·D + 8·N·D²`);
+  for (const N of plan.mhaN) await runCase('mha', `mha N=${N}`, mhaCase(D, H, N), 'mha');
+}
+
+/** The attention backward: qkv only (the peers here are inference runtimes). */
+async function backwardSection(): Promise<void> {
+  const N = plan.backwardN;
+  const workload = `sdpa backward N=${N}`;
+  log(`\n## SDPA backward: B = 1, H = ${H}, d = ${d}, N = S = ${N}, non-causal; GFLOP/s count 10·B·H·N·S·d (2.5× the forward)`);
+  const backward = (qkv as Record<string, unknown>).scaledDotProductAttentionBackward;
+  const base = { section: 'backward' as const, workload, N, causal: false, family: 'qkv' as const };
+  if (typeof backward !== 'function') {
+    const row: Row = { ...base, impl: 'qkv', status: 'skipped', note: 'no backward yet (scaledDotProductAttentionBackward is not exported)' };
+    printRow(row);
+    rows.push(row);
+    return;
+  }
+  type Grads = { gradQuery: Tensor; gradKey: Tensor; gradValue: Tensor };
+  const call = backward as (q: Tensor, k: Tensor, v: Tensor, g: Tensor, o: object) => Grads;
+  const c = sdpaCase(H, N, d, false);
+  const gradOutput = Tensor.randn([1, H, N, d], 14); // [B, H, N, dv]
+  const flops = 2.5 * forwardFlops(c);
+  const caseRows: Row[] = [];
+  let expected: Grads | null = null;
+  // The reference goes first here: its gradients are the oracle for the other backends.
+  const names = [...availableBackends()].sort((a, b) => (a === 'reference' ? -1 : b === 'reference' ? 1 : 0));
+  for (const backend of names.filter((n) => options.impl.length === 0 || options.impl.some((w) => `qkv ${n}`.includes(w)))) {
+    const row: Row = { ...base, impl: `qkv ${backend}`, status: 'skipped' };
+    caseRows.push(row);
+    sampler.reset();
+    try {
+      const run = () => call(c.query, c.key, c.value, gradOutput, { backend });
+      const first = await timeOnce(run);
+      if (expected === null) {
+        expected = first.value;
+        row.validatedAgainst = backend === 'reference' ? 'is the oracle' : 'none (no reference run)';
+      } else {
+        const err = Math.max(
+          relativeError(first.value.gradQuery.data, expected.gradQuery.data),
+          relativeError(first.value.gradKey.data, expected.gradKey.data),
+          relativeError(first.value.gradValue.data, expected.gradValue.data),
+        );
+        row.relError = err;
+        row.validatedAgainst = 'reference gradients (full)';
+        if (!(err <= TOLERANCE)) {
+          row.status = 'invalid';
+          row.note = `relative error ${err.toExponential(2)} > ${TOLERANCE}; not timed`;
+          printRow(row);
+          continue;
+        }
+      }
+      // The reference backward takes seconds per call: time it over fewer repetitions.
+      const box: TimingBox = { ...plan.box, minReps: first.ms > 2000 ? 2 : plan.box.minReps };
+      const timing = await timeRuns(run, box, first.ms);
+      row.status = 'ok';
+      row.timing = { medianMs: timing.medianMs, minMs: timing.minMs, maxMs: timing.maxMs, q1Ms: timing.q1Ms, q3Ms: timing.q3Ms, reps: timing.samples.length };
+      row.gflops = flops / timing.medianMs / 1e6;
+    } catch (e) {
+      row.status = 'failed';
+      row.note = shorten((e instanceof Error ? e.message : String(e)).split('\n')[0]);
+    }
+    row.peakRssMiB = sampler.read() / MiB;
+    row.rssGrowthMiB = row.peakRssMiB - sampler.start / MiB;
+    printRow(row);
+  }
+  finishCase(caseRows);
+  rows.push(...caseRows);
+}
+
+// ---- peak memory, each in a fresh child process ----
+
+interface MemoryRow extends MemorySpec {
+  status: 'ok' | 'skipped' | 'failed';
+  note?: string;
+  result?: MemoryResult;
+}
+
+const memoryRows: MemoryRow[] = [];
+
+/** The fastest qkv backend: the first available one, since availableBackends() lists the fastest first. */
+function qkvBest(): string {
+  return `qkv ${availableBackends()[0]}`;
+}
+
+/**
+ * Runs one measurement in a fresh `node` (tsx) process, so that its maxRSS belongs to that workload alone. A watchdog
+ * reads the child's resident set from /proc and kills it past `capGiB`, so that a peer which materializes a huge score
+ * matrix cannot exhaust a shared machine. (An address-space limit would not do: WebAssembly reserves large virtual
+ * ranges, and tsx itself instantiates WebAssembly.)
+ */
+async function measureInChild(spec: MemorySpec, capGiB: number): Promise<MemoryRow> {
+  // Through a shell that forks (the trailing `exit` keeps it from exec-ing in place): Linux carries a process's maxRSS
+  // across exec, and a child forked straight from this large process would inherit its high-water mark.
+  const args = [process.execPath, '--import', 'tsx', join(root, 'bench', 'memory.ts'), JSON.stringify(spec)];
+  const child = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  let killedFor: string | null = null;
+  const started = performance.now();
+  const watchdog = setInterval(() => {
+    let rssKiB = 0;
+    try {
+      const pids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      for (const pid of pids) {
+        rssKiB = Math.max(rssKiB, Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0));
+      }
+    } catch {
+      return; // the child has exited
+    }
+    if (rssKiB > capGiB * 1024 * 1024) killedFor = `killed by the benchmark's watchdog at ${(rssKiB / 1024 ** 2).toFixed(1)} GiB RSS (cap ${capGiB} GiB)`;
+    else if (performance.now() - started > 300_000) killedFor = 'killed after 300 s';
+    if (killedFor !== null) {
+      // The node process is the shell's child; kill it, and the shell then exits.
+      const pids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+    }
+  }, 50);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearInterval(watchdog);
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code === 0 && line.startsWith('{')) return { ...spec, status: 'ok', result: JSON.parse(line) as MemoryResult };
+  // The last line that names an error (minified peers print a whole bundle line first), else the exit status.
+  const text = `${stderr}\n${stdout}`.split('\n').filter((l) => l.length < 2000);
+  const errorLine = text.filter((l) => /error/i.test(l) && !/^\s+at /.test(l)).pop();
+  const why = killedFor ?? shorten(errorLine?.trim() ?? `exit ${code}`);
+  return { ...spec, status: 'failed', note: why };
+}
+
+/** A long line shortened from the middle (native runtimes put a source path before the reason). */
+function shorten(line: string): string {
+  return line.length <= 160 ? line : `${line.slice(0, 60)} … ${line.slice(-95)}`;
+}
+
+function printMemory(m: MemoryRow): void {
+  const what = `${m.label.padEnd(30)} ${m.impl.padEnd(16)}`;
+  if (m.status !== 'ok' || !m.result) log(`${what} ${m.status}: ${m.note ?? ''}`);
+  else {
+    const r = m.result;
+    log(`${what} peak RSS ${fmt(r.maxRssKiB / 1024, 0).padStart(6)} MiB (${fmt(r.baselineKiB / 1024, 0)} MiB before the call), one call ${fmt(r.ms, 0)} ms`);
+  }
+}
+
+async function memorySection(): Promise<void> {
+  log('\n## Peak memory: one forward call in a fresh process; maxRSS from process.resourceUsage()');
+  const best = qkvBest();
+  const specs: { spec: MemorySpec; cap: number; skip?: string }[] = [];
+  const big: Omit<MemorySpec, 'impl'> = { label: 'sdpa N=4096 H=12 d=64', H: 12, N: 4096, d: 64, causal: false };
+  const bigCase = sdpaCase(big.H, big.N, big.d, big.causal);
+  for (const impl of impls) {
+    const spec = { ...big, impl: impl.id };
+    if (!loaded.includes(impl)) specs.push({ spec, cap: 6, skip: loadNotes[impl.id] });
+    else if (impl.family === 'qkv' && impl.id !== best) continue;
+    else {
+      // The same limits as in the timed sections (one call here, so four times the per-call limit).
+      specs.push({ spec, cap: 6, skip: skipReason(impl, bigCase, 'sdpa', 4) ?? undefined });
+    }
+  }
+  const long: Omit<MemorySpec, 'impl'> = { label: 'sdpa N=65536 H=1 d=64 causal', H: 1, N: 65536, d: 64, causal: true };
+  if (options.quick) {
+    specs.push({ spec: { ...long, impl: best }, cap: 6, skip: 'not run with --quick' });
+  } else if (best === 'qkv reference') {
+    specs.push({ spec: { ...long, impl: best }, cap: 6, skip: 'the reference is too slow here (about 1.1 TFLOP at ~1 GFLOP/s: ~20 minutes), and no faster qkv backend is available' });
+  } else {
+    specs.push({ spec: { ...long, impl: best }, cap: 6 });
+  }
+  // The fused onnxruntime op is the one peer that might not build the 65536 × 65536 score matrix; try it, watched.
+  specs.push({ spec: { ...long, impl: 'ort-node MHA op' }, cap: 6, skip: options.quick ? 'not run with --quick' : loaded.some((i) => i.id === 'ort-node MHA op') ? undefined : loadNotes['ort-node MHA op'] });
+  // For contrast: non-causal, the fused op can take its flash path, which never builds the score matrix.
+  const longFull: Omit<MemorySpec, 'impl'> = { ...long, label: 'sdpa N=65536 H=1 d=64', causal: false };
+  specs.push({ spec: { ...longFull, impl: 'ort-node MHA op' }, cap: 6, skip: options.quick ? 'not run with --quick' : loaded.some((i) => i.id === 'ort-node MHA op') ? undefined : loadNotes['ort-node MHA op'] });
+  const tooBig: Record<string, string> = {
+    'ort-node plain': 'the plain graph builds the [1, 1, 65536, 65536] score matrix: 16 GiB in fp32',
+    'ort-web plain': 'the plain graph builds a 16 GiB score matrix; wasm32 memory is at most 4 GiB',
+    'ort-web MHA op': 'wasm32 memory is at most 4 GiB, and its op already overflowed (integer overflow) at N = 4096, H = 12 in this benchmark',
+    'tfjs-wasm': 'the composition builds a 16 GiB score matrix; wasm32 memory is at most 4 GiB',
+  };
+  for (const [other, why] of Object.entries(tooBig)) specs.push({ spec: { ...long, impl: other }, cap: 6, skip: why });
+  for (const { spec, cap, skip } of specs) {
+    if (options.impl.length > 0 && !options.impl.some((w) => spec.impl.includes(w))) continue;
+    const row: MemoryRow = skip !== undefined ? { ...spec, status: 'skipped', note: skip } : await measureInChild(spec, cap);
+    printMemory(row);
+    memoryRows.push(row);
+  }
+}
+
+// ---- run ----
+
+const started = new Date();
+const t0 = performance.now();
+log(`qkv benchmark: ${options.quick ? 'quick' : 'full'} run, sections ${options.only.join(', ')}; qkv backends: ${availableBackends().join(', ')}`);
+for (const [id, why] of Object.entries(loadNotes)) log(`skipped ${id}: ${why}`);
+if (options.only.includes('sdpa')) await sdpaSection();
+if (options.only.includes('mha')) await mhaSection();
+if (options.only.includes('backward')) await backwardSection();
+if (options.only.includes('memory')) await memorySection();
+await sampler.stop();
+const elapsedS = (performance.now() - t0) / 1000;
+log(`\ndone in ${elapsedS.toFixed(0)} s`);
+
+// ---- machine, JSON, doc ----
+
+function cpuModel(): string {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const model = /^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+    const flags = /^flags\s*:\s*(.*)$/m.exec(info)?.[1].split(/\s+/) ?? [];
+    const simd = ['avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_vnni'].filter((f) => flags.includes(f));
+    return `${model}${simd.length ? ` (${simd.join(', ')})` : ''}`;
+  } catch {
+    return os.cpus()[0]?.model ?? 'unknown';
+  }
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+const machine = {
+  cpu: cpuModel(),
+  cores: os.availableParallelism(),
+  memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
+  node: process.version,
+  platform: `${os.platform()} ${os.arch()}`,
+  packages: Object.fromEntries(
+    ['onnxruntime-node', 'onnxruntime-web', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm'].map((p) => [p, packageVersion(p)]),
+  ),
+  qkvBackends: availableBackends(),
+};
+
+const results = {
+  date: started.toISOString(),
+  args: process.argv.slice(2),
+  elapsedS: Math.round(elapsedS),
+  machine,
+  tolerance: TOLERANCE,
+  impls: impls.map((i) => ({ id: i.id, how: i.how, loaded: loaded.includes(i), note: loadNotes[i.id] })),
+  rows,
+  memory: memoryRows,
+};
+
+if (options.write) {
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  const jsonPath = join(root, 'bench', 'results', full ? 'latest.json' : 'partial.json');
+  writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
+  log(`wrote ${jsonPath}`);
+  if (full) {
+    writeFileSync(join(root, 'docs', 'BENCHMARKS.md'), renderDoc());
+    log(`wrote ${join(root, 'docs', 'BENCHMARKS.md')}`);
+  }
+}
+
+function renderDoc(): string {
+  const out: string[] = [];
+  const p = (line = '') => out.push(line);
+  p('# Benchmarks');
+  p();
+  p('Generated by `npm run bench` (bench/run.ts); the raw numbers are in bench/results/latest.json. Do not edit by');
+  p('hand: rerun the benchmark.');
+  p();
+  p(`- Date: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC; the run took ${Math.round(elapsedS)} s.`);
+  p(`- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.platform}; Node ${machine.node}.`);
+  p(`- Peers: ${Object.entries(machine.packages).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  p(`- qkv backends available: ${machine.qkvBackends.join(', ')}.`);
+  p();
+  p('**Noise.** This is a shared 2-core virtual machine, and other jobs were using its CPU during this run, so absolute');
+  p('times are noisy (see each row\'s spread) and only the ratios within one run mean much. Rerun on a quiet machine');
+  p('before quoting numbers.');
+  p();
+  p('## Method');
+  p();
+  p('- All tensors are fp32 and seeded; every implementation gets the same inputs, already in its own format');
+  p('  (layout conversions and graph building are not timed; ONNX graphs are written by bench/onnx.ts).');
+  p(`- Each result is validated before it is timed: relative L2 error ≤ ${TOLERANCE.toExponential(0)} (TOL.reorder) against qkv's`);
+  p(`  reference (float64 accumulation). At N ≤ ${REFERENCE_MAX_N} that is the full reference output. Above, the full`);
+  p(`  reference is too slow, so the oracle is the reference run on ${SAMPLED_ROWS} evenly spaced query rows (attention is`);
+  p('  independent per query row, and the causal mask is written out for those rows): every row is still checked against');
+  p('  the reference itself, not against another fast backend.');
+  p(`- Then one warm-up call (when the validation call took under ${plan.box.budgetMs / 4} ms), then repetitions for`);
+  p(`  ${plan.box.budgetMs / 1000} s (at least ${plan.box.minReps}, at most ${plan.box.maxReps}). Reported: the median, the`);
+  p('  interquartile range and min–max in ms.');
+  p('- GFLOP/s = flops / median. SDPA forward: 4·B·H·N·S·d, **the full N×S square also for causal rows**, so a causal');
+  p('  kernel that skips the masked half shows up to twice the rate. MHA adds 8·B·N·D² for the four projections.');
+  p('  The backward counts 10·B·H·N·S·d (2.5× the forward).');
+  p('- "vs qkv best" = this row\'s median / the fastest qkv backend\'s median on the same workload: above 1, qkv is');
+  p('  faster by that factor; below 1, the peer is. "—" where no qkv backend ran at that size.');
+  p('- "peak RSS" per row is the largest resident set sampled every 5 ms from a worker thread while the row ran, in a');
+  p('  process that has run the earlier rows too, so it is an upper bound; "+growth" is that peak minus the RSS when the');
+  p('  row started (0 when a runtime reuses memory it kept, e.g. a grown WebAssembly heap). The peak-memory table below');
+  p('  is exact: one call in a fresh process, maxRSS from process.resourceUsage().');
+  p(`- The reference runs only at N ≤ ${REFERENCE_MAX_N} (it is the readable float64 specification, about 1 GFLOP/s). A`);
+  p(`  row whose projected time per call exceeds ${plan.maxRunMs / 1000} s (from its rate at a smaller N) is skipped and says so.`);
+  p();
+  p('How each implementation is driven:');
+  p();
+  for (const i of impls) p(`- **${i.id}**: ${i.how}.${loadNotes[i.id] ? ` Skipped in this run: ${loadNotes[i.id]}.` : ''}`);
+  p();
+  for (const section of ['sdpa', 'mha', 'backward'] as const) {
+    const sectionRows = rows.filter((r) => r.section === section);
+    if (sectionRows.length === 0) continue;
+    p(
+      section === 'sdpa'
+        ? `## SDPA forward (B = 1, H = ${H}, d = ${d}, S = N)`
+        : section === 'mha'
+          ? `## MultiHeadAttention forward (self-attention, B = 1, D = ${D}, H = ${H})`
+          : `## SDPA backward (B = 1, H = ${H}, d = ${d}, N = S = ${plan.backwardN}, non-causal)`,
+    );
+    p();
+    if (section === 'backward') p('Only qkv: the peers benchmarked here are inference runtimes.\n');
+    p('| workload | implementation | median ms | IQR ms | min–max ms | GFLOP/s | vs qkv best | peak RSS MiB (+growth) | check |');
+    p('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const r of sectionRows) {
+      if (r.status !== 'ok' || !r.timing) {
+        p(`| ${r.workload} | ${r.impl} | ${r.status} | | | | | | ${r.note ?? ''} |`);
+        continue;
+      }
+      const t = r.timing;
+      const check = r.validatedAgainst === 'is the oracle' ? 'oracle' : `${r.relError?.toExponential(1)} (${r.validatedAgainst === 'reference (full output)' ? 'full' : r.validatedAgainst?.startsWith('reference on') ? 'sampled rows' : r.validatedAgainst})`;
+      p(
+        `| ${r.workload} | ${r.impl} | ${fmt(t.medianMs, 2)} | ${fmt(t.q1Ms, 2)}–${fmt(t.q3Ms, 2)} | ${fmt(t.minMs, 2)}–${fmt(t.maxMs, 2)} | ` +
+          `${fmt(r.gflops)} | ${r.vsQkvBest === undefined ? '—' : r.vsQkvBest.toPrecision(2)} | ${fmt(r.peakRssMiB, 0)} (+${fmt(r.rssGrowthMiB, 0)}) | ${check} |`,
+      );
+    }
+    p();
+  }
+  if (memoryRows.length > 0) {
+    p('## Peak memory (one forward call in a fresh process)');
+    p();
+    p('| workload | implementation | peak RSS MiB | RSS before the call MiB | call ms | note |');
+    p('| --- | --- | ---: | ---: | ---: | --- |');
+    for (const m of memoryRows) {
+      const r = m.result;
+      p(`| ${m.label} | ${m.impl} | ${r ? fmt(r.maxRssKiB / 1024, 0) : m.status} | ${r ? fmt(r.baselineKiB / 1024, 0) : ''} | ${r ? fmt(r.ms, 0) : ''} | ${m.note ?? ''} |`);
+    }
+    p();
+    p('"RSS before the call" is the process after loading its modules and building the inputs. For scale: the score');
+    p('matrix of N = 4096, H = 12 is 768 MiB in fp32; that of N = 65536, H = 1 is 16 GiB.');
+    p();
+  }
+  return out.join('\n');
+}

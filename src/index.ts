@@ -1,5 +1,8 @@
 // The public API of qkv, curated by hand. Everything a user may import is listed here; nothing else is public.
 
+// Registers the WebAssembly SIMD backend, which "auto" prefers once its module is compiled.
+import './kernels/wasm/index.js';
+
 export { Tensor, type NestedArray } from './core/tensor.js';
 export { Rng } from './core/random.js';
 export { type Shape, broadcastShapes, formatShape } from './core/shape.js';
@@ -9,6 +12,7 @@ export {
   ArgumentError,
   FormatError,
   StateDictError,
+  WorkerError,
   isQkvError,
   type QkvErrorCode,
 } from './core/errors.js';
@@ -34,6 +38,7 @@ export {
   type BackendName,
   type BackendChoice,
 } from './kernels/backend.js';
+export { initWasm, setNumThreads, getNumThreads } from './kernels/wasm/index.js';
 export {
   readSafetensors,
   readSafetensorsMetadata,
@@ -53,3 +58,12 @@ export { type Seed } from './nn/init.js';
 export { AdamW, type AdamWOptions } from './optim/adamw.js';
 export { cosineWithWarmup, type CosineWithWarmupOptions } from './optim/schedule.js';
 export { clipGradNorm } from './optim/clip.js';
+export { parseExplainJson, headsToJson, type ExplainJson, type HeadTraceJson } from './explain/trace-json.js';
+export { renderExplain } from './explain/render.js';
+export {
+  CorefModel,
+  DEFAULT_CONFIG as COREF_DEFAULT_CONFIG,
+  type CorefModelConfig,
+  explainSentence,
+} from './tasks/coref/model.js';
+export { trainCoref, evaluateCoref, type TrainOptions, type TrainProgress, type TrainResult } from './tasks/coref/train.js';

@@ -17,9 +17,24 @@ export const TOL = {
   wasmF32: 1e-5,
   /** Gradients, ‖grad − ref‖ / ‖ref‖, against float64 central differences and PyTorch autograd. */
   grad: 1e-4,
+  /** Unit roundoff of float64 accumulation (the reference): 2⁻⁵³. */
+  roundoffF64: 2 ** -53,
+  /** Unit roundoff of float32 accumulation (the wasm kernel): 2⁻²⁴. A logit s + b is rounded with an error up to
+   *  this times |s + b|, so a comparison after adding a large bias b scales with it (see roundoffTolerance). */
+  roundoffF32: 2 ** -24,
 } as const;
 
 type Numeric = ArrayLike<number>;
+
+/**
+ * The tolerance for comparing attention with and without a bias of magnitude up to `maxAbsBias` added to the
+ * logits, on a backend with unit roundoff `roundoff`: each logit moves by up to roundoff·|b|, and a weight (or an
+ * output, a convex combination) by up to twice that through its logit and the row's log-sum-exp; 4× leaves margin.
+ * Never below `floor`, so that it only widens a check where the rounding of s + b is really the limit.
+ */
+export function roundoffTolerance(floor: number, roundoff: number, maxAbsBias: number): number {
+  return Math.max(floor, 4 * roundoff * maxAbsBias);
+}
 
 /** ‖a − b‖₂ / ‖b‖₂ (or ‖a − b‖₂ when b is all zero). NaN positions must match exactly and are skipped. */
 export function relativeError(actual: Numeric, expected: Numeric): number {

@@ -5,9 +5,10 @@
 //   ├─ ShapeError       E_SHAPE      a tensor has the wrong rank or sizes, or shapes do not broadcast
 //   ├─ ArgumentError    E_ARGUMENT   an option or scalar argument is out of its domain
 //   ├─ FormatError      E_FORMAT     bytes (safetensors, JSON) do not follow their format
-//   └─ StateDictError   E_STATE_DICT a state dict has missing, unknown or wrongly shaped entries
+//   ├─ StateDictError   E_STATE_DICT a state dict has missing, unknown or wrongly shaped entries
+//   └─ WorkerError      E_WORKER     a pool thread died during a call; that call's results are lost
 
-export type QkvErrorCode = 'E_QKV' | 'E_SHAPE' | 'E_ARGUMENT' | 'E_FORMAT' | 'E_STATE_DICT';
+export type QkvErrorCode = 'E_QKV' | 'E_SHAPE' | 'E_ARGUMENT' | 'E_FORMAT' | 'E_STATE_DICT' | 'E_WORKER';
 
 export class QkvError extends Error {
   readonly code: QkvErrorCode = 'E_QKV';
@@ -40,7 +41,12 @@ export class StateDictError extends QkvError {
   }
 }
 
-const codes: ReadonlySet<string> = new Set<QkvErrorCode>(['E_QKV', 'E_SHAPE', 'E_ARGUMENT', 'E_FORMAT', 'E_STATE_DICT']);
+export class WorkerError extends QkvError {
+  override readonly code = 'E_WORKER';
+  override name = 'WorkerError';
+}
+
+const codes: ReadonlySet<string> = new Set<QkvErrorCode>(['E_QKV', 'E_SHAPE', 'E_ARGUMENT', 'E_FORMAT', 'E_STATE_DICT', 'E_WORKER']);
 
 /**
  * True for any qkv error, including one that crossed a worker boundary as a plain `{ name, message, code }` object.

@@ -5,12 +5,19 @@
 //   attn_mask bool → qkv `mask`, float → qkv `bias`, padded to the total key length as blocked;
 //   is_causal: j ≤ i + offset with offset 0 (no cache), P (past length) or nonpad_kv_seqlen[b] − N;
 //   nonpad_kv_seqlen also blocks keys j ≥ nonpad_kv_seqlen[b];
-//   qk_matmul_output modes 0..3 read from qkv's trace.
+//   qk_matmul_output modes 0..2 read from qkv's trace, mode 3 (softmax) from returnWeights.
+// Y and the mode-3 weights come from an untraced call, so that a backend which declines traces (wasm) computes them.
 
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AttentionOptions, Tensor, broadcastShapes, scaledDotProductAttention } from '../../src/index.js';
+import {
+  type AttentionOptions,
+  type BackendChoice,
+  Tensor,
+  broadcastShapes,
+  scaledDotProductAttention,
+} from '../../src/index.js';
 
 /** `<repo root>/../shared/conformance/onnx-attention`; the repo root is two levels above tests/conformance. */
 export const ONNX_ATTENTION_DIR = fileURLToPath(
@@ -95,8 +102,11 @@ export function isFloat16(c: OnnxCase): boolean {
   return c.inputs.Q.onnxType === 'FLOAT16';
 }
 
-/** Runs one ONNX case through scaledDotProductAttention and returns its outputs in ONNX's layouts. */
-export function runOnnxCase(c: OnnxCase): OnnxOutputs {
+/**
+ * Runs one ONNX case through scaledDotProductAttention on `backend` and returns its outputs in ONNX's layouts.
+ * @default backend "auto"
+ */
+export function runOnnxCase(c: OnnxCase, backend: BackendChoice = 'auto'): OnnxOutputs {
   const attr = c.attributes;
   const input = (role: string): Tensor | undefined =>
     c.inputs[role] === undefined ? undefined : decodeTensor(c.inputs[role]).tensor;
@@ -121,7 +131,7 @@ export function runOnnxCase(c: OnnxCase): OnnxOutputs {
   const [B, , N] = query.shape;
   const S = key.shape[2];
 
-  const options: AttentionOptions = { trace: true };
+  const options: AttentionOptions = { backend };
   if (attr.scale !== undefined) options.scale = attr.scale;
   if (attr.softcap !== undefined) options.softcap = attr.softcap;
 
@@ -149,7 +159,10 @@ export function runOnnxCase(c: OnnxCase): OnnxOutputs {
   }
   if (mask) options.mask = mask;
 
-  const { output, trace } = scaledDotProductAttention(query, key, value, options); // output [B, H, N, dv]
+  const mode = c.outputs.qk_matmul_output === undefined ? undefined : (attr.qk_matmul_output_mode ?? 0);
+  const returnWeights = mode === 3;
+  const { output, weights } = scaledDotProductAttention(query, key, value, { ...options, returnWeights });
+  // output [B, H, N, dv]; weights [B, H, N, S] for mode 3
   const out: OnnxOutputs = {
     Y: threeD ? output.permute([0, 2, 1, 3]).reshape([B, N, -1]) : output, // [B, N, H·dv] or [B, H, N, dv]
   };
@@ -158,23 +171,24 @@ export function runOnnxCase(c: OnnxCase): OnnxOutputs {
 
   if (c.outputs.qk_matmul_output !== undefined) {
     // Every mode is [B, H, N, S], query heads (grouped-query heads expanded), whatever the input layout.
-    const mode = attr.qk_matmul_output_mode ?? 0;
     const scale = options.scale ?? 1 / Math.sqrt(query.shape[3]);
+    const trace = () => scaledDotProductAttention(query, key, value, { ...options, trace: true }).trace!;
     if (mode === 0) {
-      const raw = trace!.scores; // [B, H, N, S]
+      const raw = trace().scores; // [B, H, N, S]
       out.qk_matmul_output = new Tensor(raw.data.map((s) => s * scale), raw.shape);
     } else if (mode === 1) {
       // After scale and softcap only: the same call without mask, bias or causal.
       const capped = scaledDotProductAttention(query, key, value, {
         scale: options.scale,
         softcap: options.softcap,
+        backend,
         trace: true,
       });
       out.qk_matmul_output = capped.trace!.scaledScores; // [B, H, N, S]
     } else if (mode === 2) {
-      out.qk_matmul_output = trace!.scaledScores; // [B, H, N, S], blocked = -Infinity as in ONNX's additive mask
+      out.qk_matmul_output = trace().scaledScores; // [B, H, N, S], blocked = -Infinity as in ONNX's additive mask
     } else {
-      out.qk_matmul_output = trace!.weights; // [B, H, N, S]
+      out.qk_matmul_output = weights!; // [B, H, N, S]
     }
   }
   return out;

@@ -3,9 +3,11 @@
 // copied into the project; onnx-cases.ts maps each case onto scaledDotProductAttention.
 // Y and qk_matmul_output are compared elementwise (TOL.onnxF32, or TOL.onnxF16 where ONNX computed in float16);
 // present_key / present_value are pure concatenations and must be bitwise equal.
+// The cases run on every backend variant (tests/backends/variants.ts) with the variant's ONNX tolerances.
 
-import { test } from 'node:test';
-import { TOL, assertAllClose, assertBitwiseEqual } from '../tolerances.js';
+import { it, test } from 'node:test';
+import { describeEachVariant } from '../backends/variants.js';
+import { assertAllClose, assertBitwiseEqual } from '../tolerances.js';
 import {
   ONNX_ATTENTION_DIR,
   type OnnxOutputs,
@@ -44,29 +46,31 @@ if (files === null) {
     t.diagnostic(`${files.length} cases`);
   });
 
-  for (const file of files) {
-    const c = loadCase(file);
-    const todo = TODO[c.name];
-    test(c.name, todo === undefined ? {} : { todo }, (t) => {
-      const tol = isFloat16(c) ? TOL.onnxF16 : TOL.onnxF32;
-      const actual = runOnnxCase(c);
-      const roles = ['Y', 'present_key', 'present_value', 'qk_matmul_output'] as const;
-      for (const role of roles) {
-        if (c.outputs[role] === undefined) continue;
-        const expected = decodeTensor(c.outputs[role]).tensor;
-        const got = actual[role as keyof OnnxOutputs];
-        if (got === undefined) throw new Error(`${c.name}: the mapping produced no ${role}`);
-        if (got.shape.join() !== expected.shape.join()) {
-          throw new Error(`${c.name}: ${role} has shape [${got.shape}]; ONNX gives [${expected.shape}]`);
+  const loaded = files.map(loadCase);
+  describeEachVariant('ONNX Attention conformance', (v) => {
+    for (const c of loaded) {
+      const todo = TODO[c.name];
+      it(c.name, todo === undefined ? {} : { todo }, (t) => {
+        const tol = isFloat16(c) ? v.tol.onnxF16 : v.tol.onnxF32;
+        const actual = runOnnxCase(c, v.backend);
+        const roles = ['Y', 'present_key', 'present_value', 'qk_matmul_output'] as const;
+        for (const role of roles) {
+          if (c.outputs[role] === undefined) continue;
+          const expected = decodeTensor(c.outputs[role]).tensor;
+          const got = actual[role as keyof OnnxOutputs];
+          if (got === undefined) throw new Error(`${c.name}: the mapping produced no ${role}`);
+          if (got.shape.join() !== expected.shape.join()) {
+            throw new Error(`${c.name}: ${role} has shape [${got.shape}]; ONNX gives [${expected.shape}]`);
+          }
+          if (role === 'present_key' || role === 'present_value') {
+            assertBitwiseEqual(got.data, expected.data, `${c.name} ${role}`);
+          } else {
+            assertAllClose(got.data, expected.data, tol, tol, `${c.name} ${role}`);
+            const { abs, rel } = largestErrors(got.data, expected.data);
+            t.diagnostic(`${role}: largest |diff| ${abs.toExponential(2)}, largest relative ${rel.toExponential(2)}`);
+          }
         }
-        if (role === 'present_key' || role === 'present_value') {
-          assertBitwiseEqual(got.data, expected.data, `${c.name} ${role}`);
-        } else {
-          assertAllClose(got.data, expected.data, tol, tol, `${c.name} ${role}`);
-          const { abs, rel } = largestErrors(got.data, expected.data);
-          t.diagnostic(`${role}: largest |diff| ${abs.toExponential(2)}, largest relative ${rel.toExponential(2)}`);
-        }
-      }
-    });
-  }
+      });
+    }
+  });
 }

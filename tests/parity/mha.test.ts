@@ -2,11 +2,15 @@
 // state_dict (float32, PyTorch's key names), its inputs, and its forward computed in float64 (tools/make_fixtures.py).
 // PyTorch's True-means-blocked key_padding_mask and attn_mask are stored already converted to qkv's
 // nonzero-means-may-attend mask; a causal attn_mask becomes `causal: true`.
+//
+// The forward cases run on every backend variant (tests/backends/variants.ts), named per call with `backend`, with
+// the variant's parity tolerance; the state-dict round trip involves no backend and runs once.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MultiHeadAttention, type MultiHeadAttentionOptions, Tensor } from '../../src/index.js';
-import { TOL, assertBitwiseEqual, assertRelClose } from '../tolerances.js';
+import { type BackendVariant, describeEachVariant } from '../backends/variants.js';
+import { assertBitwiseEqual, assertRelClose } from '../tolerances.js';
 import { type Manifest, type MhaCase, readFixture, toExpected, toTensor } from './fixtures.js';
 
 const { cases } = readFixture<{ cases: MhaCase[] }>('mha.json');
@@ -23,8 +27,8 @@ function moduleOf(c: MhaCase): MultiHeadAttention {
   return mha;
 }
 
-function optionsOf(c: MhaCase): MultiHeadAttentionOptions {
-  const options: MultiHeadAttentionOptions = { averageWeights: c.options.averageWeights };
+function optionsOf(c: MhaCase, v: BackendVariant): MultiHeadAttentionOptions {
+  const options: MultiHeadAttentionOptions = { averageWeights: c.options.averageWeights, backend: v.backend };
   if (c.options.mask !== undefined) options.mask = toTensor(c.options.mask);
   if (c.options.causal !== undefined) options.causal = c.options.causal;
   return options;
@@ -37,20 +41,20 @@ function run(mha: MultiHeadAttention, c: MhaCase, options: MultiHeadAttentionOpt
   return mha.forward(query, toTensor(c.inputs.key), toTensor(c.inputs.value), options);
 }
 
-describe('MultiHeadAttention matches torch.nn.MultiheadAttention fixtures', () => {
+describeEachVariant('MultiHeadAttention matches torch.nn.MultiheadAttention fixtures', (v) => {
   for (const c of cases) {
     it(c.name, () => {
       const mha = moduleOf(c);
-      const options = optionsOf(c);
+      const options = optionsOf(c, v);
       const got = run(mha, c, { ...options, returnWeights: true });
 
       const output = toExpected(c.expected.output);
       const weights = toExpected(c.expected.weights);
       assert.deepEqual(got.output.shape, output.shape, `${c.name}: output shape`);
-      assertRelClose(got.output.data, output.data, TOL.parity, `${c.name}: output`);
+      assertRelClose(got.output.data, output.data, v.tol.parity, `${c.name}: output`);
       assert.ok(got.weights, `${c.name}: weights were requested`);
       assert.deepEqual(got.weights.shape, weights.shape, `${c.name}: weights shape`);
-      assertRelClose(got.weights.data, weights.data, TOL.parity, `${c.name}: weights`);
+      assertRelClose(got.weights.data, weights.data, v.tol.parity, `${c.name}: weights`);
 
       // returnWeights defaults to false and does not change the output.
       const plain = run(mha, c, options);
@@ -64,16 +68,18 @@ describe('MultiHeadAttention matches torch.nn.MultiheadAttention fixtures', () =
     assert.ok(c && c.inputs.key === undefined);
     const mha = moduleOf(c);
     const x = toTensor(c.inputs.query);
-    assertBitwiseEqual(mha.forward(x).output.data, mha.forward(x, x, x).output.data, 'self-attention output');
+    const on = { backend: v.backend };
+    const omitted = mha.forward(x, undefined, undefined, on).output;
+    assertBitwiseEqual(omitted.data, mha.forward(x, x, x, on).output.data, 'self-attention output');
   });
 
   it('averageWeights defaults to true, as PyTorch', () => {
     const c = cases.find((x) => x.name === 'cross_attention');
     assert.ok(c && c.options.averageWeights);
-    const got = run(moduleOf(c), c, { returnWeights: true });
+    const got = run(moduleOf(c), c, { returnWeights: true, backend: v.backend });
     const weights = toExpected(c.expected.weights);
     assert.deepEqual(got.weights?.shape, weights.shape);
-    assertRelClose(got.weights!.data, weights.data, TOL.parity, 'default-averaged weights');
+    assertRelClose(got.weights!.data, weights.data, v.tol.parity, 'default-averaged weights');
   });
 });
 

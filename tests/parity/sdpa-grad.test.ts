@@ -3,11 +3,16 @@
 // shapes. Each gradient must match with ‖grad − ref‖/‖ref‖ ≤ TOL.grad. Where qkv deliberately differs from PyTorch
 // (a row with no allowed key: PyTorch gives NaN, pytorch#41508) the fixture holds qkv's gradient 0 instead, and the
 // script checked that PyTorch's plain math does give NaN there.
+//
+// The cases run under every backend variant (tests/backends/variants.ts), naming the backend per call. Only the
+// reference has a backward today; the dispatcher falls back to it, so these runs check that fallback and will check
+// a backend's own backward, at TOL.grad, once one exists.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AttentionOptions } from '../../src/index.js';
 import { scaledDotProductAttentionBackward } from '../../src/ops/attention-backward.js';
+import { describeEachVariant } from '../backends/variants.js';
 import { TOL, assertRelClose } from '../tolerances.js';
 import { type EncodedTensor, readFixture, toExpected, toTensor } from './fixtures.js';
 
@@ -55,13 +60,13 @@ function optionsOf(c: GradCase): AttentionOptions {
   return options;
 }
 
-describe('scaledDotProductAttentionBackward matches PyTorch autograd', () => {
+describeEachVariant('scaledDotProductAttentionBackward matches PyTorch autograd', (v) => {
   for (const c of cases) {
     it(c.name, () => {
       const query = toTensor(c.inputs.query);
       const key = toTensor(c.inputs.key);
       const value = toTensor(c.inputs.value);
-      const options = optionsOf(c);
+      const options = { ...optionsOf(c), backend: v.backend };
       const got = scaledDotProductAttentionBackward(query, key, value, toTensor(c.inputs.gradOutput), options);
 
       const pairs: [GradName, Float32Array | undefined, readonly number[] | undefined][] = [
@@ -88,7 +93,7 @@ describe('scaledDotProductAttentionBackward matches PyTorch autograd', () => {
       }
     });
   }
-});
+}, { usesForward: false });
 
 describe('SDPA gradient fixtures', () => {
   it('are listed in their manifest with the torch version and seed', () => {

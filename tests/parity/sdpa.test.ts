@@ -1,12 +1,18 @@
 // Parity of scaledDotProductAttention with float64 references from tools/make_fixtures.py (torch 1.13; see the
-// manifest). Each case compares the output, the weights and the traced scores with ‖out − ref‖/‖ref‖ ≤ TOL.parity,
-// NaN and ±Infinity positions matching exactly. Where qkv deliberately differs from PyTorch (rows with no allowed key
-// give 0; blocked keys are never read) the reference follows qkv; elsewhere the script checked it against torch.
+// manifest). Each case compares the output, the weights and the traced scores with ‖out − ref‖/‖ref‖ within the
+// parity tolerance (TOL.parity; TOL.wasmF32 for wasm), NaN and ±Infinity positions matching exactly. Where qkv
+// deliberately differs from PyTorch (rows with no allowed key give 0; blocked keys are never read) the reference
+// follows qkv; elsewhere the script checked it against torch.
+//
+// Every case runs on every backend variant (tests/backends/variants.ts) with that variant's tolerance. A backend that
+// declines traces (wasm) hands a traced call to the reference, so the output and weights are checked from an
+// untraced call, and the trace from a traced one; each "does not change the output" check compares like with like.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type AttentionOptions, scaledDotProductAttention } from '../../src/index.js';
-import { TOL, assertBitwiseEqual, assertRelClose } from '../tolerances.js';
+import { type AttentionOptions } from '../../src/index.js';
+import { attentionOn, backendAccepts, describeEachVariant } from '../backends/variants.js';
+import { assertBitwiseEqual, assertRelClose } from '../tolerances.js';
 import { type Manifest, type SdpaCase, readFixture, toExpected, toTensor } from './fixtures.js';
 
 const { cases } = readFixture<{ cases: SdpaCase[] }>('sdpa.json');
@@ -35,33 +41,47 @@ function rowCounts(data: Float64Array, width: number): { nan: number; zero: numb
   return { nan, zero };
 }
 
-describe('scaledDotProductAttention matches the PyTorch fixtures', () => {
+describeEachVariant('scaledDotProductAttention matches the PyTorch fixtures', (v) => {
+  const attend = attentionOn(v);
   for (const c of cases) {
     it(c.name, () => {
       const query = toTensor(c.inputs.query);
       const key = toTensor(c.inputs.key);
       const value = toTensor(c.inputs.value);
       const options = optionsOf(c);
-      const got = scaledDotProductAttention(query, key, value, { ...options, returnWeights: true, trace: true });
+      assert.ok(backendAccepts(v, query, key, value, { ...options, returnWeights: true }), `${c.name}: declined`);
+      const got = attend(query, key, value, { ...options, returnWeights: true });
 
       const output = toExpected(c.expected.output);
       const weights = toExpected(c.expected.weights);
       const scores = toExpected(c.expected.scores);
       const scaledScores = toExpected(c.expected.scaledScores);
       assert.deepEqual(got.output.shape, output.shape, `${c.name}: output shape`);
-      assertRelClose(got.output.data, output.data, TOL.parity, `${c.name}: output`);
+      assertRelClose(got.output.data, output.data, v.tol.parity, `${c.name}: output`);
       assert.ok(got.weights, `${c.name}: weights were requested`);
       assert.deepEqual(got.weights.shape, weights.shape, `${c.name}: weights shape`);
-      assertRelClose(got.weights.data, weights.data, TOL.parity, `${c.name}: weights`);
-      assert.ok(got.trace, `${c.name}: trace was requested`);
-      assertRelClose(got.trace.scores.data, scores.data, TOL.parity, `${c.name}: trace.scores`);
-      assertRelClose(got.trace.scaledScores.data, scaledScores.data, TOL.parity, `${c.name}: trace.scaledScores`);
-      assertRelClose(got.trace.weights.data, weights.data, TOL.parity, `${c.name}: trace.weights`);
+      assertRelClose(got.weights.data, weights.data, v.tol.parity, `${c.name}: weights`);
 
-      // Asking for weights and a trace must not change the output.
-      const plain = scaledDotProductAttention(query, key, value, options);
+      const traced = attend(query, key, value, { ...options, returnWeights: true, trace: true });
+      assert.ok(traced.trace, `${c.name}: trace was requested`);
+      assertRelClose(traced.trace.scores.data, scores.data, v.tol.parity, `${c.name}: trace.scores`);
+      assertRelClose(traced.trace.scaledScores.data, scaledScores.data, v.tol.parity, `${c.name}: trace.scaledScores`);
+      assertRelClose(traced.trace.weights.data, weights.data, v.tol.parity, `${c.name}: trace.weights`);
+      assertRelClose(traced.output.data, output.data, v.tol.parity, `${c.name}: traced output`);
+
+      // Asking for weights must not change the output.
+      const plain = attend(query, key, value, options);
       assert.equal(plain.weights, undefined);
-      assertBitwiseEqual(plain.output.data, got.output.data, `${c.name}: output without weights and trace`);
+      assertBitwiseEqual(plain.output.data, got.output.data, `${c.name}: output without weights`);
+      // Nor must asking for a trace, where the backend computes traces itself; otherwise the traced call ran on the
+      // reference, whose output agrees with this backend's within the backend's tolerance.
+      if (v.servesTraces) {
+        assertBitwiseEqual(traced.output.data, got.output.data, `${c.name}: output with a trace`);
+        assertBitwiseEqual(traced.weights!.data, got.weights.data, `${c.name}: weights with a trace`);
+      } else {
+        assertRelClose(got.output.data, traced.output.data, v.tol.parity, `${c.name}: output vs the traced reference`);
+        assertRelClose(got.weights.data, traced.weights!.data, v.tol.parity, `${c.name}: weights vs the traced reference`);
+      }
     });
   }
 });

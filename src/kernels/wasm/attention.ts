@@ -1,12 +1,14 @@
 // The "wasm" backend's attention: lays a validated AttentionProblem out in the kernel's memory, runs the flash
-// kernel (asm/attention.ts) on one thread, and copies the results out. Same contract as the reference
-// (src/reference/attention.ts), computed in float32; the N×S matrix is never materialised unless weights are asked.
+// kernel (asm/attention.ts) on the calling thread, or on it and the thread pool (pool.ts) for large problems, and
+// copies the results out. Same contract as the reference (src/reference/attention.ts), computed in float32; the
+// N×S matrix is never materialised unless weights are asked. Results are bitwise the same for any thread count.
 //
 // Arena layout per call, from the kernel's arenaBase, each region 16-byte aligned; the arena is rewritten by every
 // call, so nothing from one call is visible to the next (the memory keeps its high-water size):
 //
 //   ctx [CTX_SLOTS i32] | query | key | value | query/key/value offsets [batch] i32 each |
-//   mask data, mask offsets | bias data, bias offsets | output [batch, N, dv] | weights [batch, N, S] | scratch
+//   mask data, mask offsets | bias data, bias offsets | output [batch, N, dv] | weights [batch, N, S] |
+//   scratch × threads (the caller's, then one per pool worker)
 //
 // Declines (returns null, so the reference runs) when a trace is requested (a trace is for small inputs) or when
 // the problem does not fit the memory's maximum.
@@ -18,9 +20,12 @@ import type {
   BroadcastOperand,
 } from '../../reference/attention.js';
 import { CAUSAL_CODE, CTX_SLOTS, SLOT } from './abi.js';
+import { type Pool, poolFor, runOnPool } from './pool.js';
 import { type WasmKernel, getKernel, reserveArena } from './runtime.js';
 
 const align16 = (n: number): number => Math.ceil(n / 16) * 16;
+/** Query rows per work unit: BR in asm/attention.ts. */
+const QUERY_TILE = 64;
 
 /** Byte-address plan of one call. */
 interface Layout {
@@ -38,10 +43,12 @@ interface Layout {
   out: number;
   weights: number;
   scratch: number;
+  /** bytes of one thread's scratch region */
+  scratchStride: number;
   end: number;
 }
 
-function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean): Layout {
+function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean, threads: number): Layout {
   let at = k.arenaBase;
   const take = (bytes: number): number => {
     const start = at;
@@ -61,7 +68,8 @@ function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean): Layout 
   const biasOffsets = p.bias ? take(p.batch * 4) : 0;
   const out = take(p.batch * p.N * p.dv * 4);
   const weights = wantWeights ? take(p.batch * p.N * p.S * 4) : 0;
-  const scratch = take(k.exports.attn_scratch_bytes(p.d, p.dv));
+  const scratchStride = k.exports.attn_scratch_bytes(p.d, p.dv); // 16-byte aligned
+  const scratch = take(scratchStride * threads);
   return {
     ctx,
     q,
@@ -77,6 +85,7 @@ function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean): Layout 
     out,
     weights,
     scratch,
+    scratchStride,
     end: at,
   };
 }
@@ -113,8 +122,17 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
     return result;
   }
 
-  const layout = plan(k, p, request.weights);
-  if (!reserveArena(k, layout.end - k.arenaBase)) return null; // too large for the memory: the reference runs
+  // Units are (flattened batch index, 64-row query tile), as the kernel counts them in attn_prepare.
+  const units = batch * Math.ceil(N / QUERY_TILE);
+  let pool: Pool | null = poolFor(k, units, 4 * batch * N * S * p.d);
+  let layout = plan(k, p, request.weights, 1 + (pool?.workers ?? 0));
+  if (!reserveArena(k, layout.end - k.arenaBase)) {
+    if (!pool) return null; // too large for the memory: the reference runs
+    pool = null; // the workers' scratch does not fit: try on one thread
+    layout = plan(k, p, request.weights, 1);
+    if (!reserveArena(k, layout.end - k.arenaBase)) return null;
+  }
+  // Memory grows before the workers are woken; they see the growth of the shared memory.
   const buffer = k.memory.buffer;
   const ctx = new Int32Array(buffer, layout.ctx, CTX_SLOTS);
   ctx.fill(0);
@@ -153,7 +171,8 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
   ctx[SLOT.V_LENGTH] = p.value.length;
 
   k.exports.attn_prepare(layout.ctx);
-  k.exports.attn_forward_units(layout.ctx, layout.scratch, 0, ctx[SLOT.UNITS]);
+  if (pool) runOnPool(pool, layout.ctx, layout.scratch, layout.scratchStride, ctx[SLOT.UNITS]);
+  else k.exports.attn_forward_units(layout.ctx, layout.scratch, 0, ctx[SLOT.UNITS]);
 
   const result: AttentionResult = {
     output: new Float32Array(buffer, layout.out, batch * N * dv).slice(), // [batch, N, dv]

@@ -1,11 +1,13 @@
 // The "wasm" backend: WebAssembly SIMD flash attention (asm/attention.ts). Importing this module registers it with
-// the backend registry (kernels/backend.ts); src/index.ts imports it for that side effect.
+// the backend registry (kernels/backend.ts); src/index.ts imports it for that side effect. Large calls use a thread
+// pool (pool.ts) where SharedArrayBuffer and blocking waits are available; setNumThreads(1) turns it off.
 
 import { type Backend, registerBackend } from '../backend.js';
 import { wasmAttention } from './attention.js';
 import { getKernel } from './runtime.js';
 
 export { initWasm } from './runtime.js';
+export { getNumThreads, setNumThreads } from './pool.js';
 
 export const wasmBackend: Backend = {
   name: 'wasm',

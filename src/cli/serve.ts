@@ -1,0 +1,296 @@
+// `qkv serve`: a small static file server for the web viewer (web/dist) and one model file. The page computes
+// everything itself, in a worker; the server only hands out files. It mirrors the hardening of a static server such
+// as `serve-static`: one root, paths normalised after decoding, anything outside the root refused, and Node's `http`
+// module only.
+//
+// Headers: Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy make the page cross-origin isolated, so that
+// SharedArrayBuffer (and later a thread pool) works. It binds 127.0.0.1 unless a host is given.
+
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ArgumentError } from '../core/errors.js';
+import { BUNDLED_MODEL_URL } from '../tasks/coref/load.js';
+import type { CliIO } from './run.js';
+
+/** The URL at which the page finds its model. */
+export const MODEL_URL = '/model.safetensors';
+
+/** The built page, relative to this file: src/cli/serve.ts and dist/cli/serve.js both sit two levels down. */
+export const DEFAULT_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+
+/** The bundled coreference model. */
+export const DEFAULT_MODEL = fileURLToPath(BUNDLED_MODEL_URL);
+
+export interface ServeOptions {
+  /**
+   * The folder whose files are served.
+   * @default web/dist of this package
+   */
+  root?: string;
+  /**
+   * The model file served at {@link MODEL_URL}.
+   * @default the bundled coreference model, models/coref/model.safetensors
+   */
+  model?: string;
+  /**
+   * The port; 0 picks a free one.
+   * @default 8080
+   */
+  port?: number;
+  /**
+   * The interface to bind. Anything but loopback makes the page reachable from other machines.
+   * @default "127.0.0.1"
+   */
+  host?: string;
+}
+
+export interface RunningServer {
+  /** The page's address, e.g. "http://127.0.0.1:8080/". */
+  url: string;
+  /** The bound address and port. */
+  address: AddressInfo;
+  /** Stops accepting connections and closes the open ones. */
+  close(): Promise<void>;
+}
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.safetensors': 'application/octet-stream',
+};
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-cache',
+};
+
+/**
+ * Maps a request path to a path relative to the root, or null when it must be refused: undecodable escapes, NUL,
+ * backslashes, and any ".." segment after decoding (so %2e%2e and %2f tricks are caught too).
+ * @example safeRelativePath('/assets/app.js') // 'assets/app.js'
+ * @example safeRelativePath('/%2e%2e/etc/passwd') // null
+ */
+export function safeRelativePath(pathname: string): string | null {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\') || !decoded.startsWith('/')) return null;
+  const segments = decoded.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.some((s) => s === '..')) return null;
+  return segments.join('/');
+}
+
+function send(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end(`${text}\n`);
+}
+
+/** Whether `file` lies inside `root` (both absolute and resolved). */
+function inside(root: string, file: string): boolean {
+  return file === root || file.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/**
+ * Starts the viewer's server.
+ * @throws ArgumentError when the root has no index.html (the page was not built) or the port is not a port.
+ * @example const server = await startServer({ port: 0 }); console.log(server.url); await server.close();
+ */
+export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
+  const port = options.port ?? 8080;
+  const host = options.host ?? '127.0.0.1';
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ArgumentError(`startServer: port must be an integer in [0, 65535]; got ${port}`);
+  }
+  const rootGiven = resolve(options.root ?? DEFAULT_ROOT);
+  let root: string;
+  try {
+    root = await realpath(rootGiven);
+    await stat(resolve(root, 'index.html'));
+  } catch {
+    throw new ArgumentError(
+      `startServer: root ${rootGiven} has no index.html; build the page first with \`npm run build:web\``,
+    );
+  }
+  const model = resolve(options.model ?? DEFAULT_MODEL);
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res, root, model).catch(() => {
+      if (!res.headersSent) send(res, 500, 'internal error');
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      done();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shownHost}:${address.port}/`,
+    address,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, root: string, model: string): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    return send(res, 405, 'method not allowed');
+  }
+  // The raw target, not a URL object's pathname: URL parsing would fold "/a/../b" before we could refuse it.
+  const target = req.url ?? '/';
+  if (!target.startsWith('/')) return send(res, 400, 'bad request');
+  const pathname = target.split(/[?#]/, 1)[0];
+  const relative = safeRelativePath(pathname);
+  if (relative === null) return send(res, 403, 'forbidden');
+
+  let file: string;
+  if (`/${relative}` === MODEL_URL) {
+    file = model;
+  } else {
+    const candidate = resolve(root, relative === '' ? 'index.html' : relative);
+    // Symbolic links inside the root must not lead out of it either.
+    let real: string;
+    try {
+      real = await realpath(candidate);
+    } catch {
+      return send(res, 404, 'not found');
+    }
+    if (!inside(root, real)) return send(res, 403, 'forbidden');
+    file = real;
+  }
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    return send(res, 404, file === model ? `model not found: ${model}` : 'not found');
+  }
+  if (info.isDirectory()) {
+    const index = resolve(file, 'index.html');
+    try {
+      info = await stat(index);
+      file = index;
+    } catch {
+      return send(res, 404, 'not found');
+    }
+  }
+  if (!info.isFile()) return send(res, 404, 'not found');
+  res.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Content-Length': String(info.size),
+  });
+  if (req.method === 'HEAD') return void res.end();
+  await new Promise<void>((done, fail) => {
+    const stream = createReadStream(file);
+    stream.on('error', fail);
+    res.on('close', () => {
+      stream.destroy();
+      done();
+    });
+    stream.pipe(res);
+  });
+}
+
+const SERVE_HELP = `Usage: qkv serve [--model path] [--port n] [--host address]
+
+Serves the web viewer: type a sentence and see what every head attends to. The page computes in your browser.
+  --model path     a safetensors model of the coreference architecture (default: the bundled model)
+  --port n         port to listen on (default 8080; 0 picks a free one)
+  --host address   interface to bind (default 127.0.0.1; 0.0.0.0 exposes the page to your network)
+`;
+
+/**
+ * `qkv serve [--model path] [--port n] [--host address]`: starts the server, prints its URL, and runs until `signal`
+ * aborts (by default until SIGINT or SIGTERM).
+ * @returns the exit code: 0 after a clean stop, 1 when the server cannot start, 2 on a usage error.
+ * @example await serveCommand(['--port', '0'], { stdout: process.stdout, stderr: process.stderr })
+ */
+export async function serveCommand(
+  args: readonly string[],
+  io: CliIO,
+  options: { signal?: AbortSignal; root?: string } = {},
+): Promise<number> {
+  const opts: ServeOptions = { root: options.root };
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i];
+    if (flag === '--help' || flag === '-h') {
+      io.stdout.write(SERVE_HELP);
+      return 0;
+    }
+    const value = args[i + 1];
+    if (!['--model', '--port', '--host'].includes(flag)) return serveUsage(io, `serve: unknown argument "${flag}"`);
+    if (value === undefined || value.startsWith('--')) return serveUsage(io, `serve: ${flag} needs a value`);
+    i++;
+    if (flag === '--model') opts.model = value;
+    if (flag === '--host') opts.host = value;
+    if (flag === '--port') {
+      if (!/^\d+$/.test(value) || Number(value) > 65535) {
+        return serveUsage(io, `serve: --port must be an integer in [0, 65535]; got "${value}"`);
+      }
+      opts.port = Number(value);
+    }
+  }
+  if (opts.model !== undefined) {
+    try {
+      if (!(await stat(opts.model)).isFile()) throw new Error('not a file');
+    } catch {
+      io.stderr.write(`qkv: serve: --model ${opts.model} is not a readable file\n`);
+      return 1;
+    }
+  }
+  let server: RunningServer;
+  try {
+    server = await startServer(opts);
+  } catch (e) {
+    io.stderr.write(`qkv: ${(e as Error).message}\n`);
+    return 1;
+  }
+  io.stdout.write(`qkv: serving the viewer at ${server.url} (Ctrl+C stops)\n`);
+  if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host ?? '127.0.0.1')) {
+    io.stderr.write(`qkv: serve: bound to ${opts.host}; other machines on your network can open the page\n`);
+  }
+  await new Promise<void>((done) => {
+    if (options.signal) {
+      if (options.signal.aborted) return done();
+      options.signal.addEventListener('abort', () => done(), { once: true });
+    } else {
+      process.once('SIGINT', () => done());
+      process.once('SIGTERM', () => done());
+    }
+  });
+  await server.close();
+  return 0;
+}
+
+function serveUsage(io: CliIO, problem: string): number {
+  io.stderr.write(`qkv: ${problem}\n\n${SERVE_HELP}`);
+  return 2;
+}

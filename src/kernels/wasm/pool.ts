@@ -1,0 +1,360 @@
+// The wasm backend's thread pool: more cores for one synchronous call. The kernel's work units (one per flattened
+// batch index, i.e. batch × heads, and query tile of 64 rows) are independent and each is computed by one thread in
+// a fixed order (asm/attention.ts), so the results are bitwise the same for any thread count.
+//
+// Threads: the caller (thread 0), a supervisor, and W workers (worker.ts), all on one shared WebAssembly.Memory.
+// One call (a "job"), as the caller runs it:
+//   1. writes the problem into the memory (attention.ts) and runs attn_prepare, which resets the unit counter;
+//   2. writes ctx and scratch into the control block, sets OPEN = GEN = next generation, Atomics.notify(GEN);
+//   3. takes units itself from the kernel's atomic counter (attn_forward_shared) until none is left;
+//   4. closes the job (OPEN = 0) and blocks in Atomics.wait(PULSE) until no worker is BUSY;
+//   5. fails the call if a worker died inside it (DEATHS moved).
+// A worker sets BUSY before it reads OPEN, and the caller clears OPEN before it reads BUSY, so a worker either
+// joins the job and is waited for, or sees it closed and touches nothing. A slow worker therefore never delays a
+// call and never runs with a stale context; no unit is run twice (the counter) or skipped (the caller waits for
+// every worker that took one).
+//
+// Deaths: while the caller blocks, its own event loop is stopped, so it cannot see a Worker's 'exit' event. The
+// supervisor, whose loop is free, sees it, counts the death in DEATHS if the worker was BUSY, clears its BUSY,
+// wakes the caller, and spawns a replacement. The call then fails with a WorkerError naming the worker and why it died;
+// the next call runs normally (the replacement joins when it is ready, and jobs do not wait for it).
+//
+// Where threads cannot run, calls use one thread: no SharedArrayBuffer (a page without cross-origin isolation, so
+// the runtime loaded the plain-memory build), a browser's main thread (it may not block in Atomics.wait), or no
+// worker support. In Node the caller blocks until the workers are ready when it creates the pool (they start on
+// their own threads and need nothing from the caller's event loop); in a browser worker it does not wait, and
+// workers join the jobs that start after they are ready.
+//
+// One pool per JavaScript realm (each worker_thread that calls the library has its own kernel, memory and pool),
+// so calls from different threads never share a pool. Within a realm the API is synchronous and calls cannot
+// overlap; a guard turns a re-entrant call into an error instead of a corrupted arena.
+
+import { ArgumentError, QkvError, WorkerError } from '../../core/errors.js';
+import { describe } from '../../core/tensor.js';
+import { SLOT } from './abi.js';
+import { WASM_SHARED_BASE64 } from './module.generated.js';
+import { type WasmKernel, getKernel } from './runtime.js';
+import {
+  CTL,
+  KILL_MODE,
+  MAX_WORKERS,
+  type ThreadHandle,
+  type ThreadInit,
+  nodeWorkerThreads,
+  spawnThread,
+} from './worker.js';
+
+/** The default thread count is the number of cores, at most this many. */
+const MAX_DEFAULT_THREADS = 8;
+/**
+ * Below this many flops (4·batch·N·S·d) a call runs on one thread: waking the pool costs more than it saves. On 2
+ * cores, 4 Mflop (about 130 µs on one thread) gained nothing from a second thread and 8 Mflop about 1.2×.
+ */
+const DEFAULT_MIN_FLOPS = 1 << 23;
+/**
+ * How long the caller waits in Node, when it creates the pool, for the supervisor to run and then for the workers
+ * to be ready, before it goes on without the late ones (they join later jobs). A supervisor that cannot start at
+ * all (for example a bundle without worker.js) is seen after the call, and turns the pool off.
+ */
+const SUPERVISOR_TIMEOUT_MS = 5_000;
+const READY_TIMEOUT_MS = 10_000;
+/** The caller's Atomics.wait slices (it re-checks the control block after each). */
+const WAIT_SLICE_MS = 100;
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+}
+
+/** The receiving side of the supervisor's reports; Node reads it synchronously, browsers do not. */
+interface ReportPort {
+  receive(): { index: number; reason: string } | undefined;
+  close(): void;
+}
+
+export interface Pool {
+  kernel: WasmKernel;
+  workers: number;
+  control: Int32Array;
+  supervisor: ThreadHandle;
+  report: ReportPort | null;
+  /** Set when the supervisor itself has gone (seen on the caller's event loop, between calls). */
+  gone: string | null;
+}
+
+let requested: number | null = null; // null: the default
+let pool: Pool | null = null;
+let disabled: string | null = null; // why the pool could not start here; calls then use one thread
+let sharedModule: object | null = null;
+let running = false;
+
+/** Test hooks: not part of the public API. */
+const hooks = { minFlops: DEFAULT_MIN_FLOPS, kill: 0, killMode: 0 as number };
+/** Counters for tests and benchmarks: jobs run on the pool, their units, and who ran them. */
+const stats = { jobs: 0, units: 0, callerUnits: 0, workerUnits: 0 };
+
+function defaultThreads(): number {
+  const os = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule?.(
+    'node:os',
+  ) as { availableParallelism?(): number; cpus(): unknown[] } | undefined;
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  const cores = os ? (os.availableParallelism?.() ?? os.cpus().length) : (nav?.hardwareConcurrency ?? 1);
+  return Math.max(1, Math.min(MAX_DEFAULT_THREADS, cores));
+}
+
+/** Why threads cannot run here (with this kernel), or null when they can. */
+function unsupported(k: WasmKernel | null): string | null {
+  if (disabled) return disabled;
+  if (!k) return 'the wasm kernel is not loaded';
+  if (!k.shared) return 'SharedArrayBuffer is not available (a page needs cross-origin isolation)';
+  if ('document' in globalThis) return "a browser's main thread may not block in Atomics.wait";
+  if (!nodeWorkerThreads() && typeof (globalThis as { Worker?: unknown }).Worker !== 'function') {
+    return 'no worker threads here';
+  }
+  return null;
+}
+
+/**
+ * Sets how many threads the "wasm" backend uses for one large call: the calling thread plus n − 1 pool workers.
+ * 1 runs everything on the calling thread (and ends the pool). Results do not depend on n. Where threads cannot
+ * run (no SharedArrayBuffer, or a browser's main thread), calls use one thread whatever n is.
+ * @param n an integer from 1 to 64
+ * @default the number of cores, at most 8
+ * @example setNumThreads(4)
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS + 1) {
+    throw new ArgumentError(`setNumThreads: n must be an integer from 1 to ${MAX_WORKERS + 1}; got ${describe(n)}`);
+  }
+  requested = n;
+  if (pool && pool.workers !== n - 1) disposePool();
+}
+
+/** The number of threads a large "wasm" call uses here: the {@link setNumThreads} choice, or 1 where threads cannot run. */
+export function getNumThreads(): number {
+  if (unsupported(getKernel())) return 1;
+  return requested ?? defaultThreads();
+}
+
+/** Ends the pool's threads; the next call that needs them starts new ones. */
+export function disposePool(): void {
+  const p = pool;
+  if (!p) return;
+  pool = null;
+  Atomics.store(p.control, CTL.STOP, 1);
+  Atomics.add(p.control, CTL.GEN, 1);
+  Atomics.notify(p.control, CTL.GEN);
+  p.report?.close();
+  void p.supervisor.terminate(); // a Worker's nested workers end with it
+}
+
+/**
+ * The pool for a call of `flops` work in `units` units on kernel k, or null to run it on the calling thread
+ * (threads unsupported or turned off, or a problem too small to be worth waking the pool).
+ */
+export function poolFor(k: WasmKernel, units: number, flops: number): Pool | null {
+  if (units < 2 || flops < hooks.minFlops) return null;
+  const threads = getNumThreads();
+  if (threads < 2) return null;
+  if (pool && (pool.gone || pool.kernel !== k || Atomics.load(pool.control, CTL.BROKEN) === 1)) {
+    if (Atomics.load(pool.control, CTL.BROKEN) === 1) disabled = `a pool worker could not start: ${lastReason(pool)}`;
+    if (pool.gone) disabled = `the pool's supervisor thread stopped: ${pool.gone}`;
+    disposePool();
+    if (disabled) return null;
+  }
+  pool ??= createPool(k, threads - 1);
+  return pool;
+}
+
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** The worker script's URL, and tsx's ESM API when this is TypeScript source run through tsx (tests). */
+function scriptUrls(): { script: string; tsx: string | null } {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return { script: new URL('./worker.js', here).href, tsx: null };
+  const tsx = import.meta.resolve('tsx/esm/api'); // the ESM entry (its CommonJS twin cannot be import()ed)
+  return { script: new URL('./worker.ts', here).href, tsx };
+}
+
+function createPool(k: WasmKernel, workers: number): Pool | null {
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
+  sharedModule ??= new wasm.Module(decodeBase64(WASM_SHARED_BASE64));
+  const control = new Int32Array(new SharedArrayBuffer(CTL.LENGTH * 4));
+  const threads = nodeWorkerThreads();
+  const init: ThreadInit = {
+    qkvWasmPool: 'supervisor',
+    index: 0,
+    workers,
+    module: sharedModule,
+    memory: k.memory,
+    control,
+    nextUnitSlot: SLOT.NEXT_UNIT,
+    ...scriptUrls(),
+  };
+  let report: ReportPort | null = null;
+  const transfer: unknown[] = [];
+  if (threads) {
+    const { MessageChannel, receiveMessageOnPort } = threads as unknown as typeof import('node:worker_threads');
+    const channel = new MessageChannel();
+    channel.port1.unref();
+    init.report = channel.port2;
+    transfer.push(channel.port2);
+    report = {
+      receive: () => receiveMessageOnPort(channel.port1)?.message as { index: number; reason: string } | undefined,
+      close: () => channel.port1.close(),
+    };
+  }
+  const p: Pool = { kernel: k, workers, control, supervisor: null!, report, gone: null };
+  try {
+    p.supervisor = spawnThread(
+      init,
+      {
+        onGone: (why) => {
+          p.gone = why;
+        },
+        onMessage: () => {},
+      },
+      transfer,
+    );
+  } catch (e) {
+    disabled = `the pool could not start: ${e instanceof Error ? e.message : String(e)}`;
+    return null;
+  }
+  if (threads && !waitReady(p)) {
+    disabled = `a pool worker could not start: ${lastReason(p)}`;
+    pool = p;
+    disposePool();
+    return null;
+  }
+  return p;
+}
+
+/** Blocks until every worker is ready (or a timeout passes); false when a worker could not start. */
+function waitReady(p: Pool): boolean {
+  const ctl = p.control;
+  const started = performance.now();
+  for (;;) {
+    const seen = Atomics.load(ctl, CTL.PULSE);
+    if (Atomics.load(ctl, CTL.BROKEN) === 1) return false;
+    let ready = 0;
+    for (let i = 1; i <= p.workers; i++) ready += Atomics.load(ctl, CTL.READY + i);
+    if (ready === p.workers) return true;
+    const waited = performance.now() - started;
+    if (Atomics.load(ctl, CTL.SUPERVISOR) === 0 ? waited > SUPERVISOR_TIMEOUT_MS : waited > READY_TIMEOUT_MS) {
+      return true;
+    }
+    Atomics.wait(ctl, CTL.PULSE, seen, WAIT_SLICE_MS);
+  }
+}
+
+/** The supervisor's latest report, as text. */
+function lastReason(p: Pool): string {
+  let last: { index: number; reason: string } | undefined;
+  for (let m = p.report?.receive(); m; m = p.report?.receive()) last = m;
+  return last ? `worker ${last.index}: ${last.reason}` : 'no reason was reported';
+}
+
+function busyCount(p: Pool): number {
+  let busy = 0;
+  for (let i = 1; i <= p.workers; i++) busy += Atomics.load(p.control, CTL.BUSY + i);
+  return busy;
+}
+
+/**
+ * Runs every unit of the prepared context block `ctx` on the pool and the calling thread. Scratch regions of
+ * `stride` bytes start at `scratch`: the caller's, then one per worker. Throws a WorkerError when a worker dies
+ * inside the job (its units are lost).
+ */
+export function runOnPool(p: Pool, ctx: number, scratch: number, stride: number, units: number): void {
+  if (running) throw new QkvError('wasm backend: a call re-entered the thread pool while another call was running');
+  running = true;
+  try {
+    const ctl = p.control;
+    const deaths = Atomics.load(ctl, CTL.DEATHS);
+    const workerUnits = Atomics.load(ctl, CTL.WORKER_UNITS);
+    Atomics.store(ctl, CTL.CTX, ctx);
+    Atomics.store(ctl, CTL.SCRATCH, scratch);
+    Atomics.store(ctl, CTL.STRIDE, stride);
+    if (hooks.kill) {
+      Atomics.store(ctl, CTL.KILL_MODE, hooks.killMode);
+      Atomics.store(ctl, CTL.KILL, hooks.kill);
+    }
+    const gen = (Atomics.load(ctl, CTL.GEN) + 1) | 0 || 1; // never 0, which means "closed"
+    Atomics.store(ctl, CTL.OPEN, gen);
+    Atomics.store(ctl, CTL.GEN, gen);
+    Atomics.notify(ctl, CTL.GEN, Math.min(p.workers, units - 1));
+    if (hooks.kill) waitForVictim(p, deaths);
+
+    const mine = p.kernel.exports.attn_forward_shared(ctx, scratch);
+    Atomics.store(ctl, CTL.OPEN, 0);
+    for (;;) {
+      const seen = Atomics.load(ctl, CTL.PULSE);
+      if (busyCount(p) === 0) break;
+      Atomics.wait(ctl, CTL.PULSE, seen, WAIT_SLICE_MS);
+    }
+    Atomics.store(ctl, CTL.KILL, 0);
+
+    if (Atomics.load(ctl, CTL.DEATHS) !== deaths) {
+      throw new WorkerError(
+        `wasm backend: thread pool ${lastReason(p)} (it died during this call, so the call's results are lost). ` +
+          'The pool has started a replacement and the next call runs normally; setNumThreads(1) avoids threads.',
+      );
+    }
+    stats.jobs++;
+    stats.units += units;
+    stats.callerUnits += mine;
+    stats.workerUnits += Atomics.load(ctl, CTL.WORKER_UNITS) - workerUnits;
+  } finally {
+    hooks.kill = 0;
+    running = false;
+  }
+}
+
+/** KILL test hook: lets the chosen worker join (and die in) the job before the caller takes every unit. */
+function waitForVictim(p: Pool, deaths: number): void {
+  const ctl = p.control;
+  const victim = hooks.kill;
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  while (Atomics.load(ctl, CTL.BUSY + victim) === 0 && Atomics.load(ctl, CTL.DEATHS) === deaths) {
+    if (performance.now() > deadline) break;
+    Atomics.wait(ctl, CTL.PULSE, Atomics.load(ctl, CTL.PULSE), 5);
+  }
+}
+
+/**
+ * Test hooks (not exported from the package): `minFlops` forces small problems onto the pool; `kill` makes pool
+ * worker `kill` (1-based) take one unit of the next pooled call and die in the given way.
+ */
+export function setPoolTestHooks(options: {
+  minFlops?: number;
+  kill?: { worker: number; mode: keyof typeof KILL_MODE };
+}): void {
+  if (options.minFlops !== undefined) hooks.minFlops = options.minFlops;
+  if (options.kill) {
+    hooks.kill = options.kill.worker;
+    hooks.killMode = KILL_MODE[options.kill.mode];
+  }
+}
+
+/**
+ * Counters of pooled calls (jobs, units, units the calling thread ran, units the workers ran), and the current pool's workers and how many
+ * of them are ready, for tests and benchmarks.
+ */
+export function poolStats(): {
+  jobs: number;
+  units: number;
+  callerUnits: number;
+  workerUnits: number;
+  workers: number;
+  ready: number;
+} {
+  let ready = 0;
+  for (let i = 1; pool && i <= pool.workers; i++) ready += Atomics.load(pool.control, CTL.READY + i);
+  return { ...stats, workers: pool?.workers ?? 0, ready };
+}
+
+export const DEFAULT_POOL_MIN_FLOPS = DEFAULT_MIN_FLOPS;

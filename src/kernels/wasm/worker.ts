@@ -1,0 +1,325 @@
+// The threads of the wasm backend's pool (protocol in pool.ts). One script, two roles, chosen by the init record
+// that the spawning thread passes (Node: workerData; browsers: the first message):
+//
+//   supervisor  spawns the pool workers and watches them. Its event loop stays free while the caller blocks in
+//               Atomics.wait, so it is the thread that sees a worker's 'exit' or 'error'. It then reports the
+//               death through the control block (and why, through a MessagePort), and spawns a replacement.
+//   worker      instantiates the kernel on the shared memory and, for each job, takes work units from the
+//               kernel's atomic counter (attn_forward_shared) with its own scratch region, until none is left.
+//
+// The worker never touches the problem's data from JavaScript: it only calls the kernel. It imports nothing from
+// the rest of the library, so that it starts fast.
+//
+// Mirrors: Emscripten's pthread pool (workers instantiate one module on one shared memory) and OpenMP's dynamic
+// schedule (threads take the next unit from a shared counter).
+
+/** Word indices of the Int32 control block shared by the caller, the supervisor and the workers. */
+export const CTL = {
+  /** Job generation; bumped for every job. Workers Atomics.wait on it. */
+  GEN: 0,
+  /** Generation of the job that workers may still join; 0 once the caller has taken the last unit. */
+  OPEN: 1,
+  /** Byte address of the job's context block. */
+  CTX: 2,
+  /** Byte address of the caller's scratch; worker i uses SCRATCH + i · STRIDE. */
+  SCRATCH: 3,
+  STRIDE: 4,
+  /** Bumped and notified whenever a worker leaves a job, becomes ready, or dies. The caller waits on it. */
+  PULSE: 5,
+  /** Workers that died while inside a job. A call fails when this moves while it runs. */
+  DEATHS: 6,
+  /** 1: workers leave their loop and the supervisor stops respawning. */
+  STOP: 7,
+  /** 1: a worker died before it became ready (it could not start); it is not respawned. */
+  BROKEN: 8,
+  /** Test hook: the index of a worker that must die inside its next job (0 = none). */
+  KILL: 9,
+  /** Test hook: how it dies; see KILL_MODE. */
+  KILL_MODE: 10,
+  /** Units the workers ran, summed over all jobs (a check that none is lost or run twice). */
+  WORKER_UNITS: 11,
+  /** 1 once the supervisor runs. */
+  SUPERVISOR: 12,
+  /** READY + i: 1 once worker i has instantiated the kernel. */
+  READY: 16,
+  /** BUSY + i: 1 while worker i is inside a job (from the moment it looks at OPEN until it leaves). */
+  BUSY: 16 + 64,
+  /** Words in the control block. */
+  LENGTH: 16 + 128,
+} as const;
+
+/** Worker indices run from 1 to MAX_WORKERS; 0 is the caller. */
+export const MAX_WORKERS = 63;
+
+/** How a worker dies under the KILL test hook, after taking one unit (which is then lost). */
+export const KILL_MODE = {
+  /** process.exit inside the job (Node), close() (browsers). */
+  EXIT: 1,
+  /** An uncaught exception. */
+  THROW: 2,
+  /** The supervisor terminates it while it blocks. */
+  TERMINATE: 3,
+} as const;
+
+/** The Web Worker name that marks a pool thread in browsers (Node uses the workerData marker instead). */
+const WEB_NAME = 'qkv-wasm-pool';
+
+interface WasmInstance {
+  exports: unknown;
+}
+interface WasmApi {
+  Instance: new (module: object, imports: object) => WasmInstance;
+}
+interface PoolExports {
+  attn_forward_shared(ctx: number, scratch: number): number;
+}
+interface SharedMemory {
+  readonly buffer: ArrayBufferLike;
+}
+
+/** Everything a pool thread needs; structured-cloneable (module, shared memory and control block are shared). */
+export interface ThreadInit {
+  /** The marker and the role. */
+  qkvWasmPool: 'supervisor' | 'worker';
+  /** 1..workers for a worker; 0 for the supervisor. */
+  index: number;
+  workers: number;
+  /** The compiled shared-memory kernel (WebAssembly.Module). */
+  module: object;
+  /** The shared WebAssembly.Memory. */
+  memory: SharedMemory;
+  /** Int32Array over a SharedArrayBuffer, CTL.LENGTH words. */
+  control: Int32Array;
+  /** Slot index of the kernel's work counter in the context block (abi.ts SLOT.NEXT_UNIT), for the kill hook. */
+  nextUnitSlot: number;
+  /** URL of this script. */
+  script: string;
+  /** URL of tsx's ESM API when the script is TypeScript source (tests run from src/); null when it is built. */
+  tsx: string | null;
+  /** Supervisor only: where it posts why a worker died ({ index, reason }). */
+  report?: PortLike;
+}
+
+interface PortLike {
+  postMessage(message: unknown): void;
+}
+
+/** The parts of a Node Worker and of a Web Worker that the pool uses. */
+export interface ThreadHandle {
+  terminate(): unknown;
+}
+
+interface NodeWorker extends ThreadHandle {
+  on(event: 'exit', listener: (code: number) => void): void;
+  on(event: 'error', listener: (error: unknown) => void): void;
+  on(event: 'message', listener: (message: unknown) => void): void;
+  unref(): void;
+}
+interface NodeWorkerThreads {
+  Worker: new (script: string | URL, options: object) => NodeWorker;
+  workerData: unknown;
+  parentPort: PortLike | null;
+  isMainThread: boolean;
+}
+interface WebWorker extends ThreadHandle {
+  postMessage(message: unknown, transfer?: unknown[]): void;
+  addEventListener(type: string, listener: (event: { data?: unknown; message?: string }) => void): void;
+}
+type WebWorkerConstructor = new (url: string | URL, options: object) => WebWorker;
+
+interface NodeProcess {
+  getBuiltinModule?(id: string): unknown;
+  exit(code?: number): never;
+  versions?: { node?: string };
+}
+
+/** Node's process, when this is Node (and new enough to load built-ins synchronously: 20.16 and later). */
+function nodeProcess(): NodeProcess | null {
+  const p = (globalThis as { process?: NodeProcess }).process;
+  return p?.versions?.node !== undefined && typeof p.getBuiltinModule === 'function' ? p : null;
+}
+
+/** node:worker_threads, loaded without a static import so that browser bundles do not need it. */
+export function nodeWorkerThreads(): NodeWorkerThreads | null {
+  return (nodeProcess()?.getBuiltinModule?.('node:worker_threads') as NodeWorkerThreads | undefined) ?? null;
+}
+
+/** Bumps PULSE and wakes a caller waiting on it. */
+function pulse(ctl: Int32Array): void {
+  Atomics.add(ctl, CTL.PULSE, 1);
+  Atomics.notify(ctl, CTL.PULSE);
+}
+
+/** Events of a spawned pool thread, the same in Node and browsers. */
+interface ThreadEvents {
+  /** The thread is gone, with an exit code or the error that ended it. */
+  onGone(why: string): void;
+  onMessage(message: unknown): void;
+}
+
+/**
+ * Starts a pool thread running this script with `init`. Node: a worker_threads Worker (the supervisor unref'd: an
+ * idle pool never keeps the process alive); from TypeScript source, a small bootstrap registers tsx in the new thread first,
+ * because tsx's hooks do not reach worker threads by themselves. Browsers: a module Web Worker, init posted.
+ */
+export function spawnThread(init: ThreadInit, events: ThreadEvents, transfer: unknown[] = []): ThreadHandle {
+  const threads = nodeWorkerThreads();
+  if (threads) {
+    const options = { workerData: init, transferList: transfer };
+    const worker = init.tsx
+      ? new threads.Worker(
+          `import(${JSON.stringify(init.tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(init.script)}); });`,
+          { ...options, eval: true },
+        )
+      : new threads.Worker(new URL(init.script), options);
+    let error = '';
+    worker.on('error', (e) => {
+      error = e instanceof Error ? e.message : String(e);
+    });
+    worker.on('exit', (code) => events.onGone(error || `exit code ${code}`));
+    worker.on('message', (m) => events.onMessage(m));
+    // The supervisor must not keep the caller's process alive (unref, after the listeners, which would otherwise
+    // ref its message port again); the workers must keep the supervisor's event loop alive, so they stay ref'd.
+    if (init.qkvWasmPool === 'supervisor') worker.unref();
+    return worker;
+  }
+  const WebWorkerClass = (globalThis as { Worker?: WebWorkerConstructor }).Worker;
+  if (!WebWorkerClass) throw new Error('no Worker constructor here');
+  const worker = new WebWorkerClass(new URL(init.script), { type: 'module', name: WEB_NAME });
+  // A Web Worker survives an uncaught error, but the pool cannot trust it any more: end it and treat it as dead.
+  worker.addEventListener('error', (e) => {
+    worker.terminate();
+    events.onGone(e.message ?? 'uncaught error');
+  });
+  worker.addEventListener('message', (e) => events.onMessage(e.data));
+  worker.postMessage(init, transfer);
+  return worker;
+}
+
+// ---- supervisor ------------------------------------------------------------------------------------------------
+
+function runSupervisor(init: ThreadInit): void {
+  const ctl = init.control;
+  const children: (ThreadHandle | null)[] = [];
+
+  const start = (i: number): void => {
+    const childInit: ThreadInit = { ...init, qkvWasmPool: 'worker', index: i, report: undefined };
+    try {
+      children[i] = spawnThread(childInit, {
+        onGone: (why) => gone(i, why),
+        onMessage: (m) => {
+          // The TERMINATE test hook: the worker asks to be killed while it blocks inside a job.
+          if ((m as { terminateMe?: number } | null)?.terminateMe === i) children[i]?.terminate();
+        },
+      });
+    } catch (e) {
+      children[i] = null;
+      Atomics.store(ctl, CTL.BROKEN, 1);
+      init.report?.postMessage({ index: i, reason: `could not start: ${e instanceof Error ? e.message : e}` });
+      pulse(ctl);
+    }
+  };
+
+  const gone = (i: number, why: string): void => {
+    children[i] = null;
+    if (Atomics.load(ctl, CTL.STOP) === 1) return;
+    const wasReady = Atomics.load(ctl, CTL.READY + i) === 1;
+    const wasBusy = Atomics.load(ctl, CTL.BUSY + i) === 1;
+    init.report?.postMessage({ index: i, reason: why, busy: wasBusy });
+    Atomics.store(ctl, CTL.READY + i, 0);
+    if (wasBusy) {
+      // DEATHS first, then BUSY: a caller that sees every worker idle also sees the death.
+      Atomics.add(ctl, CTL.DEATHS, 1);
+      Atomics.store(ctl, CTL.BUSY + i, 0);
+    }
+    if (!wasReady) {
+      Atomics.store(ctl, CTL.BROKEN, 1); // it could not even start: respawning would fail the same way
+      pulse(ctl);
+      return;
+    }
+    pulse(ctl);
+    start(i);
+  };
+
+  for (let i = 1; i <= init.workers; i++) start(i);
+  Atomics.store(ctl, CTL.SUPERVISOR, 1);
+  pulse(ctl);
+}
+
+// ---- worker ----------------------------------------------------------------------------------------------------
+
+function runWorker(init: ThreadInit, parent: PortLike | null): void {
+  const ctl = init.control;
+  const i = init.index;
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
+  const kernel = new wasm.Instance(init.module, { env: { memory: init.memory } }).exports as PoolExports;
+
+  let seen = Atomics.load(ctl, CTL.GEN); // a job already open when this worker starts is left to the others
+  Atomics.store(ctl, CTL.READY + i, 1);
+  pulse(ctl);
+  for (;;) {
+    Atomics.wait(ctl, CTL.GEN, seen);
+    if (Atomics.load(ctl, CTL.STOP) === 1) return;
+    seen = Atomics.load(ctl, CTL.GEN);
+    // BUSY before reading OPEN, and the caller clears OPEN before reading BUSY (both sequentially consistent):
+    // either the caller waits for this worker, or this worker sees the job closed and leaves it alone.
+    Atomics.store(ctl, CTL.BUSY + i, 1);
+    if (Atomics.load(ctl, CTL.OPEN) === seen) {
+      const ctx = Atomics.load(ctl, CTL.CTX);
+      if (Atomics.load(ctl, CTL.KILL) === i && Atomics.compareExchange(ctl, CTL.KILL, i, 0) === i) {
+        die(init, ctx, parent);
+      }
+      const ran = kernel.attn_forward_shared(ctx, Atomics.load(ctl, CTL.SCRATCH) + i * Atomics.load(ctl, CTL.STRIDE));
+      Atomics.add(ctl, CTL.WORKER_UNITS, ran);
+    }
+    Atomics.store(ctl, CTL.BUSY + i, 0);
+    pulse(ctl);
+  }
+}
+
+/** The KILL test hook: takes one unit from the kernel's counter, so that its rows are lost, then dies. */
+function die(init: ThreadInit, ctx: number, parent: PortLike | null): void {
+  const words = new Int32Array(init.memory.buffer);
+  Atomics.add(words, (ctx >> 2) + init.nextUnitSlot, 1);
+  const mode = Atomics.load(init.control, CTL.KILL_MODE);
+  if (mode === KILL_MODE.TERMINATE && parent) {
+    parent.postMessage({ terminateMe: init.index });
+    for (;;) Atomics.wait(init.control, CTL.STOP, 0); // blocks until the supervisor terminates this thread
+  }
+  if (mode === KILL_MODE.EXIT) {
+    const p = nodeProcess();
+    if (p) p.exit(3);
+    (globalThis as { close?: () => void }).close?.();
+  }
+  throw new Error(`test hook: pool worker ${init.index} failed inside a job`);
+}
+
+// ---- entry -----------------------------------------------------------------------------------------------------
+
+function isThreadInit(value: unknown): value is ThreadInit {
+  const role = (value as { qkvWasmPool?: unknown } | null)?.qkvWasmPool;
+  return role === 'supervisor' || role === 'worker';
+}
+
+function main(init: ThreadInit, parent: PortLike | null): void {
+  if (init.qkvWasmPool === 'supervisor') runSupervisor(init);
+  else runWorker(init, parent);
+}
+
+// Runs only inside a pool thread: the library imports this module too (for spawnThread), on threads that are not.
+const threads = nodeWorkerThreads();
+if (threads) {
+  if (!threads.isMainThread && isThreadInit(threads.workerData)) main(threads.workerData, threads.parentPort);
+} else if ((globalThis as { name?: unknown }).name === WEB_NAME) {
+  const scope = globalThis as unknown as {
+    addEventListener(type: 'message', listener: (e: { data: unknown }) => void, options: object): void;
+    postMessage(message: unknown): void;
+  };
+  scope.addEventListener(
+    'message',
+    (e) => {
+      if (isThreadInit(e.data)) main(e.data, { postMessage: (m) => scope.postMessage(m) });
+    },
+    { once: true },
+  );
+}

@@ -129,7 +129,7 @@ test('the model view renders every layer × head, each a full N×N map', async (
   const cells = await thumbs.evaluateAll((els) => els.map((e) => e.querySelectorAll('rect').length));
   assert.deepEqual(cells, new Array(L * H).fill(N * N));
   const labels = await thumbs.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
-  assert.equal(labels[L * H - 1], `Layer ${L}, head ${H}: open in the matrix view`);
+  assert.equal(labels[L * H - 1], `Layer ${L - 1}, head ${H - 1}: open in the matrix view`);
   await snap('web-model.png');
 });
 

@@ -205,7 +205,7 @@ function renderPrediction(): void {
     ...others.map((c) => `; "${c.token}" ${c.probability.toFixed(2)}`),
     '.',
     html('br', {}),
-    `The head that looks most from "${p.pronoun}" to "${p.referent}": layer ${link.layer + 1}, head ${link.head + 1}, weight ${link.weight.toFixed(2)}. `,
+    `The head that looks most from "${p.pronoun}" to "${p.referent}": layer ${link.layer}, head ${link.head}, weight ${link.weight.toFixed(2)}. `,
     button,
   );
 }
@@ -213,7 +213,7 @@ function renderPrediction(): void {
 function renderControls(): void {
   const doc = state.doc;
   if (!doc) return;
-  layerSelect.replaceChildren(...doc.layers.map((_, l) => html('option', { value: l, selected: l === state.layer }, `Layer ${l + 1}`)));
+  layerSelect.replaceChildren(...doc.layers.map((_, l) => html('option', { value: l, selected: l === state.layer }, `Layer ${l}`)));
   headsBox.replaceChildren(
     ...doc.layers[state.layer].heads.map((_, h) =>
       html(
@@ -221,7 +221,7 @@ function renderControls(): void {
         { class: 'head-toggle' },
         html('input', { type: 'checkbox', value: h, checked: state.heads.includes(h), 'data-testid': `head-${h}` }),
         html('span', { class: 'swatch', style: `background:${headColour(h)}` }),
-        `Head ${h + 1}`,
+        `Head ${h}`,
       ),
     ),
     html('button', { type: 'button', class: 'small', 'data-all': 'true' }, 'All'),
@@ -286,7 +286,7 @@ function renderViews(): void {
         'div',
         { class: 'matrices' },
         ...shown.map((s) =>
-          renderMatrix(matrixLayout(s.trace.weights, doc.tokens, doc.tokens), doc.tokens, `Layer ${state.layer + 1}, head ${s.head + 1}`, max, { onToken }, state.focus),
+          renderMatrix(matrixLayout(s.trace.weights, doc.tokens, doc.tokens), doc.tokens, `Layer ${state.layer}, head ${s.head}`, max, { onToken }, state.focus),
         ),
       ),
       long ? html('p', { class: 'hint' }, 'Long input: neighbouring tokens are pooled; a cell holds the mean total weight of its queries on its keys.') : '',
@@ -308,7 +308,7 @@ function renderViews(): void {
       target.replaceChildren(html('p', { class: 'hint' }, 'Choose a head to walk through its steps.'));
     } else {
       legendMax = 1;
-      const where = `Token "${doc.tokens[token]}" (${token + 1} of ${N}), layer ${state.layer + 1}, head ${head.head + 1}${shown.length > 1 ? ' (the first head chosen)' : ''}. Choose another token above.`;
+      const where = `Token "${doc.tokens[token]}" (${token + 1} of ${N}), layer ${state.layer}, head ${head.head}${shown.length > 1 ? ' (the first head chosen)' : ''}. Choose another token above.`;
       target.replaceChildren(renderSteps(stepsModel(head.trace, doc.tokens, token, long ? 12 : 0), where));
     }
   }

@@ -23,7 +23,7 @@ export function renderHeadView(layout: HeadViewLayout, focus: number | null, han
         stroke: k.colour, 'stroke-width': px(k.strokeWidth), 'stroke-opacity': px(k.opacity), 'stroke-linecap': 'round',
         'data-from': k.from, 'data-to': k.to, 'data-head': k.head,
       },
-      svg('title', {}, `head ${k.head + 1}: ${layout.queries[k.from].text} → ${layout.keys[k.to].text} ${k.weight.toFixed(4)}`),
+      svg('title', {}, `head ${k.head}: ${layout.queries[k.from].text} → ${layout.keys[k.to].text} ${k.weight.toFixed(4)}`),
     ),
   );
   const queries = layout.queries.map((t) =>
@@ -76,7 +76,7 @@ export function renderFocusList(
       html(
         'section',
         { 'data-head': h.head, 'data-layer': h.layer },
-        html('h4', {}, html('span', { class: 'swatch', style: `background:${h.colour}` }), ` Layer ${h.layer + 1}, head ${h.head + 1}`),
+        html('h4', {}, html('span', { class: 'swatch', style: `background:${h.colour}` }), ` Layer ${h.layer}, head ${h.head}`),
         html(
           'ol',
           {},

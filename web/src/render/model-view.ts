@@ -7,9 +7,9 @@ import { html, px, svg } from './dom.js';
 
 export function renderModelView(layout: ModelViewLayout, scaleMax: number, selected: { layer: number; heads: readonly number[] }, onPick: (layer: number, head: number) => void): HTMLElement {
   const grid = html('div', { class: 'model-grid', style: `--heads:${layout.heads}`, 'data-testid': 'model-view', role: 'group', 'aria-label': 'Every layer and head' });
-  grid.append(html('span', {}), ...Array.from({ length: layout.heads }, (_, h) => html('span', { class: 'axis' }, `Head ${h + 1}`)));
+  grid.append(html('span', {}), ...Array.from({ length: layout.heads }, (_, h) => html('span', { class: 'axis' }, `Head ${h}`)));
   for (let l = 0; l < layout.layers; l++) {
-    grid.append(html('span', { class: 'axis' }, `Layer ${l + 1}`));
+    grid.append(html('span', { class: 'axis' }, `Layer ${l}`));
     for (const t of layout.thumbnails.filter((t) => t.layer === l)) {
       const isSelected = t.layer === selected.layer && selected.heads.includes(t.head);
       const picture = svg(
@@ -19,7 +19,7 @@ export function renderModelView(layout: ModelViewLayout, scaleMax: number, selec
       );
       const button = html(
         'button',
-        { type: 'button', class: `thumb${isSelected ? ' selected' : ''}`, 'data-testid': 'thumb', 'data-layer': t.layer, 'data-head': t.head, 'aria-label': `Layer ${t.layer + 1}, head ${t.head + 1}: open in the matrix view`, 'aria-pressed': isSelected ? 'true' : 'false' },
+        { type: 'button', class: `thumb${isSelected ? ' selected' : ''}`, 'data-testid': 'thumb', 'data-layer': t.layer, 'data-head': t.head, 'aria-label': `Layer ${t.layer}, head ${t.head}: open in the matrix view`, 'aria-pressed': isSelected ? 'true' : 'false' },
         picture,
       );
       button.addEventListener('click', () => onPick(t.layer, t.head));

@@ -24,7 +24,7 @@
 // broadcast batch dims and grouped-query heads (several query heads reading one key/value head) are summed without a
 // separate reduction. Everything accumulates in float64, in the fixed order b, i, j, and is rounded to float32 once.
 
-import { type AttentionProblem, causalAllows } from './attention.js';
+import { type AttentionProblem, rowBuffers, scoreRow, softmaxRow } from './attention.js';
 
 /** Kernel results of the backward as flat arrays, each sized and laid out like the problem's input of that name. */
 export interface AttentionGradientsResult {
@@ -43,16 +43,15 @@ export interface AttentionGradientsResult {
  * Shapes: gradOutput [batch, N, dv]; results in the layouts of query, key, value and bias.
  */
 export function attentionBackwardReference(p: AttentionProblem, gradOutput: Float32Array): AttentionGradientsResult {
-  const { batch, N, S, d, dv, scale, softcap, causal, mask, bias } = p;
+  const { batch, N, S, d, dv, scale, bias } = p;
   const gradQ = new Float64Array(p.query.length); // like query
   const gradK = new Float64Array(p.key.length); // like key
   const gradV = new Float64Array(p.value.length); // like value
   const gradBias = bias ? new Float64Array(bias.data.length) : null; // like bias
 
-  const w = new Float64Array(S); // one row: scores, then weights
-  const slope = new Float64Array(S); // d score / d (raw · scale): the softcap's 1 − tanh², else 1
+  const row = rowBuffers(S, { slope: true }); // one row: scores, then weights; softcap slopes
+  const { logits: w, allowed, slope } = row;
   const dw = new Float64Array(S); // one row of dL/dw, overwritten by dL/dscore in 1.2ᵀ
-  const allowed = new Uint8Array(S);
 
   for (let b = 0; b < batch; b++) {
     const qBase = p.queryOffsets[b];
@@ -62,42 +61,9 @@ export function attentionBackwardReference(p: AttentionProblem, gradOutput: Floa
       const qi = qBase + i * d;
       const oi = (b * N + i) * dv; // row i of gradOutput [batch, N, dv]
 
-      // 1.1 (recomputed) scoring: score[j] = softcap(raw[j] · scale) + bias[i, j] over the allowed keys.
-      let max = -Infinity;
-      let nan = false;
-      for (let j = 0; j < S; j++) {
-        const open =
-          causalAllows(causal, i, j, N, S) &&
-          (mask === null || mask.data[mask.offsets[b] + i * mask.rowStride + j * mask.colStride] !== 0);
-        allowed[j] = open ? 1 : 0;
-        if (!open) continue;
-        let raw = 0;
-        const kj = kBase + j * d;
-        for (let c = 0; c < d; c++) raw += p.query[qi + c] * p.key[kj + c];
-        let s = raw * scale;
-        slope[j] = 1;
-        if (softcap > 0) {
-          const t = Math.tanh(s / softcap);
-          s = softcap * t;
-          slope[j] = 1 - t * t;
-        }
-        if (bias) s += bias.data[bias.offsets[b] + i * bias.rowStride + j * bias.colStride];
-        w[j] = s;
-        if (s > max) max = s;
-        else if (Number.isNaN(s)) nan = true;
-      }
-      // No key can be attended: the output row is 0 whatever q, k, v and bias are, so nothing flows back.
-      if (max === -Infinity && !nan) continue;
-      if (nan) max = NaN;
-
-      // 1.2 (recomputed) weighting: w = softmax(score) over the allowed keys, as the forward computes it.
-      let sum = 0;
-      for (let j = 0; j < S; j++) {
-        if (!allowed[j]) continue;
-        w[j] = Math.exp(w[j] - max);
-        sum += w[j];
-      }
-      for (let j = 0; j < S; j++) if (allowed[j]) w[j] /= sum;
+      // 1.1 and 1.2, recomputed exactly as the forward computes them. A row with no key to attend outputs 0
+      // whatever q, k, v and bias are, so nothing flows back.
+      if (!softmaxRow(row, scoreRow(p, b, i, row))) continue;
 
       // 1.3ᵀ aggregating: out[i] = Σ_j w[j] · v[j]  →  dv[j] += w[j] · dout[i],  dw[j] = dout[i] · v[j].
       for (let j = 0; j < S; j++) {
@@ -124,7 +90,7 @@ export function attentionBackwardReference(p: AttentionProblem, gradOutput: Floa
       for (let j = 0; j < S; j++) {
         if (!allowed[j]) continue;
         if (gradBias && bias) gradBias[bias.offsets[b] + i * bias.rowStride + j * bias.colStride] += dw[j];
-        const draw = dw[j] * slope[j] * scale;
+        const draw = dw[j] * slope![j] * scale;
         const kj = kBase + j * d;
         for (let c = 0; c < d; c++) {
           gradQ[qi + c] += draw * p.key[kj + c];

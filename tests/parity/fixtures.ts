@@ -4,7 +4,7 @@
 // version, the seed and every case's shapes and options.
 
 import { readFileSync } from 'node:fs';
-import { Tensor } from '../../src/index.js';
+import { type AttentionOptions, Tensor } from '../../src/index.js';
 
 export interface EncodedTensor {
   dtype: 'float32' | 'float64';
@@ -19,16 +19,19 @@ export interface Expected {
   data: Float64Array;
 }
 
+/** Attention options as a fixture stores them: masks and biases encoded. */
+export interface FixtureOptions {
+  mask?: EncodedTensor;
+  bias?: EncodedTensor;
+  causal?: boolean | 'top-left' | 'bottom-right';
+  scale?: number;
+  softcap?: number;
+}
+
 export interface SdpaCase {
   name: string;
   inputs: { query: EncodedTensor; key: EncodedTensor; value: EncodedTensor };
-  options: {
-    mask?: EncodedTensor;
-    bias?: EncodedTensor;
-    causal?: boolean | 'top-left' | 'bottom-right';
-    scale?: number;
-    softcap?: number;
-  };
+  options: FixtureOptions;
   expected: { output: EncodedTensor; weights: EncodedTensor; scores: EncodedTensor; scaledScores: EncodedTensor };
 }
 
@@ -109,4 +112,16 @@ export function toTensor(t: EncodedTensor): Tensor {
 export function toExpected(t: EncodedTensor): Expected {
   if (t.dtype !== 'float64') throw new Error(`fixture expected value must be float64; got ${t.dtype}`);
   return { shape: t.shape, data: decode(t) as Float64Array };
+}
+
+/** The qkv attention options of a fixture case. */
+export function optionsOf(stored: FixtureOptions): AttentionOptions {
+  const { mask, bias, causal, scale, softcap } = stored;
+  const options: AttentionOptions = {};
+  if (mask !== undefined) options.mask = toTensor(mask);
+  if (bias !== undefined) options.bias = toTensor(bias);
+  if (causal !== undefined) options.causal = causal;
+  if (scale !== undefined) options.scale = scale;
+  if (softcap !== undefined) options.softcap = softcap;
+  return options;
 }

@@ -14,20 +14,14 @@ import { type AttentionOptions } from '../../src/index.js';
 import { scaledDotProductAttentionBackward } from '../../src/ops/attention-backward.js';
 import { describeEachVariant } from '../backends/variants.js';
 import { TOL, assertRelClose } from '../tolerances.js';
-import { type EncodedTensor, readFixture, toExpected, toTensor } from './fixtures.js';
+import { type EncodedTensor, type FixtureOptions, optionsOf, readFixture, toExpected, toTensor } from './fixtures.js';
 
 type GradName = 'gradQuery' | 'gradKey' | 'gradValue' | 'gradBias';
 
 interface GradCase {
   name: string;
   inputs: { query: EncodedTensor; key: EncodedTensor; value: EncodedTensor; gradOutput: EncodedTensor };
-  options: {
-    mask?: EncodedTensor;
-    bias?: EncodedTensor;
-    causal?: boolean | 'top-left' | 'bottom-right';
-    scale?: number;
-    softcap?: number;
-  };
+  options: FixtureOptions;
   expected: Partial<Record<GradName, EncodedTensor>>;
 }
 
@@ -49,24 +43,13 @@ interface GradFixture {
 
 const { manifest, cases } = readFixture<GradFixture>('sdpa-grad.json');
 
-function optionsOf(c: GradCase): AttentionOptions {
-  const { mask, bias, causal, scale, softcap } = c.options;
-  const options: AttentionOptions = {};
-  if (mask !== undefined) options.mask = toTensor(mask);
-  if (bias !== undefined) options.bias = toTensor(bias);
-  if (causal !== undefined) options.causal = causal;
-  if (scale !== undefined) options.scale = scale;
-  if (softcap !== undefined) options.softcap = softcap;
-  return options;
-}
-
 describeEachVariant('scaledDotProductAttentionBackward matches PyTorch autograd', (v) => {
   for (const c of cases) {
     it(c.name, () => {
       const query = toTensor(c.inputs.query);
       const key = toTensor(c.inputs.key);
       const value = toTensor(c.inputs.value);
-      const options = { ...optionsOf(c), backend: v.backend };
+      const options = { ...optionsOf(c.options), backend: v.backend };
       const got = scaledDotProductAttentionBackward(query, key, value, toTensor(c.inputs.gradOutput), options);
 
       const pairs: [GradName, Float32Array | undefined, readonly number[] | undefined][] = [

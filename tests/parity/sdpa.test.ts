@@ -13,21 +13,10 @@ import { describe, it } from 'node:test';
 import { type AttentionOptions } from '../../src/index.js';
 import { attentionOn, backendAccepts, describeEachVariant } from '../backends/variants.js';
 import { assertBitwiseEqual, assertRelClose } from '../tolerances.js';
-import { type Manifest, type SdpaCase, readFixture, toExpected, toTensor } from './fixtures.js';
+import { type Manifest, type SdpaCase, optionsOf, readFixture, toExpected, toTensor } from './fixtures.js';
 
 const { cases } = readFixture<{ cases: SdpaCase[] }>('sdpa.json');
 const manifest = readFixture<Manifest>('manifest.json');
-
-function optionsOf(c: SdpaCase): AttentionOptions {
-  const { mask, bias, causal, scale, softcap } = c.options;
-  const options: AttentionOptions = {};
-  if (mask !== undefined) options.mask = toTensor(mask);
-  if (bias !== undefined) options.bias = toTensor(bias);
-  if (causal !== undefined) options.causal = causal;
-  if (scale !== undefined) options.scale = scale;
-  if (softcap !== undefined) options.softcap = softcap;
-  return options;
-}
 
 /** Rows (of length `width`) that hold a NaN, and rows that are all zero. */
 function rowCounts(data: Float64Array, width: number): { nan: number; zero: number } {
@@ -48,7 +37,7 @@ describeEachVariant('scaledDotProductAttention matches the PyTorch fixtures', (v
       const query = toTensor(c.inputs.query);
       const key = toTensor(c.inputs.key);
       const value = toTensor(c.inputs.value);
-      const options = optionsOf(c);
+      const options = optionsOf(c.options);
       assert.ok(backendAccepts(v, query, key, value, { ...options, returnWeights: true }), `${c.name}: declined`);
       const got = attend(query, key, value, { ...options, returnWeights: true });
 

@@ -20,7 +20,7 @@ import { Tensor, availableBackends } from '../src/index.js';
 import { TOL, relativeError } from '../tests/tolerances.js';
 import { type Oracle, forwardFlops, mhaCase, oracleError, sampledOracle, sdpaCase } from './cases.js';
 import { type Case, type Impl, allImpls } from './impls.js';
-import { RssSampler, type Timing, type TimingBox, summarize, timeOnce, timeRuns } from './measure.js';
+import { RssSampler, type Timing, type TimingBox, timeOnce, timeRuns } from './measure.js';
 import { type MemoryResult, type MemorySpec } from './memory.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -343,7 +343,7 @@ export class MultiHeadAttention extends Module {
     if (typeof options !== 'object' || options === null) {
       throw new ArgumentError(`${fn}: options must be an object; got ${describe(options)}`);
     }
-    const { embedDim: D, numHeads: H, numKvHeads: Hkv, headDim: d } = this;
+    const { numHeads: H, numKvHeads: Hkv, headDim: d } = this;
     const { batched, B, N, got } = this.checkInputs(fn, query.shape, key.shape, value.shape);
     const q3 = batched ? query : query.reshape([1, ...query.shape]); // [B, N, D]
     const k3 = batched ? key : key.reshape([1, ...key.shape]); // [B, S, Dk]
@@ -611,30 +611,6 @@ function concatSeq(a: Tensor, b: Tensor): Tensor {
     out.set(b.data.subarray(bh * S2 * d, (bh + 1) * S2 * d), (bh * (S1 + S2) + S1) * d);
   }
   return new Tensor(out, [B, H, S1 + S2, d]);
-}
-
-/** Stacks 2-D tensors with equal column counts on top of each other. */
-function concatRows(parts: Tensor[]): Tensor {
-  const cols = parts[0].shape[1];
-  const rows = parts.reduce((n, t) => n + t.shape[0], 0);
-  const out = new Float32Array(rows * cols); // [rows, cols]
-  let at = 0;
-  for (const t of parts) {
-    out.set(t.data, at);
-    at += t.size;
-  }
-  return new Tensor(out, [rows, cols]);
-}
-
-/** Splits a 2-D tensor into row blocks of the given sizes (copies). */
-function splitRows(t: Tensor, sizes: number[]): Tensor[] {
-  const cols = t.shape[1];
-  let row = 0;
-  return sizes.map((n) => {
-    const part = new Tensor(t.data.slice(row * cols, (row + n) * cols), [n, cols]);
-    row += n;
-    return part;
-  });
 }
 
 /** Mean over the heads dim: [B, H, N, S] → [B, N, S], accumulated in float64. */

@@ -10,7 +10,6 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type AttentionOptions } from '../../src/index.js';
 import { scaledDotProductAttentionBackward } from '../../src/ops/attention-backward.js';
 import { describeEachVariant } from '../backends/variants.js';
 import { TOL, assertRelClose } from '../tolerances.js';

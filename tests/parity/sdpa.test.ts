@@ -10,7 +10,6 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type AttentionOptions } from '../../src/index.js';
 import { attentionOn, backendAccepts, describeEachVariant } from '../backends/variants.js';
 import { assertBitwiseEqual, assertRelClose } from '../tolerances.js';
 import { type Manifest, type SdpaCase, optionsOf, readFixture, toExpected, toTensor } from './fixtures.js';

@@ -12,7 +12,7 @@ import {
 } from '../../../src/autograd/tensor-ops.js';
 import { crossEntropy, dropout, embedding, gelu, layerNorm, softmax } from '../../../src/autograd/nn-ops.js';
 import { Var, backward, noGrad } from '../../../src/autograd/var.js';
-import { TOL, assertBitwiseEqual, assertRelClose } from '../../tolerances.js';
+import { assertBitwiseEqual, assertRelClose } from '../../tolerances.js';
 import { checkGradients, leaf64, weightedSum } from './gradcheck.js';
 
 interface OpCase {

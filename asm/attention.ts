@@ -26,14 +26,14 @@
 // the wrapper; pointers are byte addresses in linear memory, offsets are element (float) indices.
 
 // ---- the context block: 32-bit slots at ctx + 4·slot -----------------------------------------------------------
-const SLOT_BATCH: i32 = 0; //       flattened batch count
-const SLOT_N: i32 = 1; //           query rows
-const SLOT_S: i32 = 2; //           keys
-const SLOT_D: i32 = 3; //           head size of q and k
-const SLOT_DV: i32 = 4; //          head size of v
-const SLOT_Q: i32 = 5; //           f32 query data (byte pointer)
-const SLOT_K: i32 = 6; //           f32 key data
-const SLOT_V: i32 = 7; //           f32 value data
+export const SLOT_BATCH: i32 = 0; //       flattened batch count
+export const SLOT_N: i32 = 1; //           query rows
+export const SLOT_S: i32 = 2; //           keys
+export const SLOT_D: i32 = 3; //           head size of q and k
+export const SLOT_DV: i32 = 4; //          head size of v
+export const SLOT_Q: i32 = 5; //           f32 query data (byte pointer)
+export const SLOT_K: i32 = 6; //           f32 key data
+export const SLOT_V: i32 = 7; //           f32 value data
 const SLOT_Q_OFFSETS: i32 = 8; //   i32[batch]: element offset of batch b's [N, d] query matrix
 const SLOT_K_OFFSETS: i32 = 9; //   i32[batch]: [S, d] key matrix
 const SLOT_V_OFFSETS: i32 = 10; //  i32[batch]: [S, dv] value matrix
@@ -52,32 +52,32 @@ const SLOT_OUT: i32 = 22; //        f32 output [batch, N, dv]
 const SLOT_WEIGHTS: i32 = 23; //    f32 weights [batch, N, S], 0 = not requested
 const SLOT_V_LENGTH: i32 = 24; //   elements of value data (scanned for non-finite values)
 // Written by attn_prepare:
-const SLOT_UNITS: i32 = 25; //      work units = batch · ceil(N / BR)
-const SLOT_SCRATCH_BYTES: i32 = 26; // scratch bytes each thread needs (16-byte aligned)
+export const SLOT_UNITS: i32 = 25; //      work units = batch · ceil(N / BR)
+export const SLOT_SCRATCH_BYTES: i32 = 26; // scratch bytes each thread needs (16-byte aligned)
 const SLOT_CAREFUL: i32 = 27; //    1 when value data holds NaN or ±Inf (see pvCareful)
-const SLOT_NEXT_UNIT: i32 = 28; //  atomic work counter for attn_forward_shared
-const CTX_SLOTS: i32 = 32;
+export const SLOT_NEXT_UNIT: i32 = 28; //  atomic work counter for attn_forward_shared
+const CTX_SLOTS: i32 = 48; // slots 29.. belong to the backward (asm/attention-backward.ts)
 
 // ---- tiles ---------------------------------------------------------------------------------------------------
 // BR query rows × BC keys per tile. BR is a multiple of 4 (the register tile's rows), BC a multiple of 8 (its
 // keys). With d = dv = 64 a unit's working set (Q 16 KB, Kᵀ 16 KB, scores 16 KB, acc 16 KB, V 16 KB) stays in L2.
-const BR: i32 = 64;
-const BC: i32 = 64;
-const NEG_INF: f32 = -Infinity;
+export const BR: i32 = 64;
+export const BC: i32 = 64;
+export const NEG_INF: f32 = -Infinity;
 
 // ---- the problem, loaded from the context block into this instance's globals (one instance per thread) -------
-let gN: i32 = 0;
-let gS: i32 = 0;
-let gD: i32 = 0;
-let gDV: i32 = 0;
-let gDVP: i32 = 0; // dv rounded up to 8: the padded width of packed values and accumulators
-let gQTiles: i32 = 0;
+export let gN: i32 = 0;
+export let gS: i32 = 0;
+export let gD: i32 = 0;
+export let gDV: i32 = 0;
+export let gDVP: i32 = 0; // dv rounded up to 8: the padded width of packed values and accumulators
+export let gQTiles: i32 = 0;
 let gQ: usize = 0;
-let gK: usize = 0;
-let gV: usize = 0;
+export let gK: usize = 0;
+export let gV: usize = 0;
 let gQOffsets: usize = 0;
-let gKOffsets: usize = 0;
-let gVOffsets: usize = 0;
+export let gKOffsets: usize = 0;
+export let gVOffsets: usize = 0;
 let gMask: usize = 0;
 let gMaskOffsets: usize = 0;
 let gMaskRow: i32 = 0;
@@ -86,36 +86,36 @@ let gBias: usize = 0;
 let gBiasOffsets: usize = 0;
 let gBiasRow: i32 = 0;
 let gBiasCol: i32 = 0;
-let gCausal: i32 = 0;
-let gCausalShift: i32 = 0; // key j is causally allowed for row i when j ≤ i + gCausalShift
-let gScale: f32 = 0;
+export let gCausal: i32 = 0;
+export let gCausalShift: i32 = 0; // key j is causally allowed for row i when j ≤ i + gCausalShift
+export let gScale: f32 = 0;
 let gSoftcap: f32 = 0;
 let gOut: usize = 0;
 let gWeights: usize = 0;
 let gCareful: bool = false;
 
 // Scratch of the running thread, carved from the pointer it passes in (see scratchBytes for the sizes).
-let sQ: usize = 0; //      [BR, d]   the unit's query rows, zero-padded past N
-let sKT: usize = 0; //     [d, BC]   the key tile, transposed, zero-padded past S
+export let sQ: usize = 0; //      [BR, d]   the unit's query rows, zero-padded past N
+export let sKT: usize = 0; //     [d, BC]   the key tile, transposed, zero-padded past S
 let sV: usize = 0; //      [BC, dvp] the value tile, zero-padded (or a direct pointer into V, see packV)
-let sS: usize = 0; //      [BR, BC]  scores, then probabilities
+export let sS: usize = 0; //      [BR, BC]  scores, then probabilities
 let sAcc: usize = 0; //    [BR, dvp] output accumulators
 let sM: usize = 0; //      [BR]      running max
 let sL: usize = 0; //      [BR]      running sum
 let sAlpha: usize = 0; //  [BR]      rescale factor of the current tile
-let sAllowed: usize = 0; // u8 [BR, BC] 1 where (mask, causal) allow the key; filled only when needed
+export let sAllowed: usize = 0; // u8 [BR, BC] 1 where (mask, causal) allow the key; filled only when needed
 let gVRow: i32 = 0; //     row stride (floats) of the current value tile: dvp when packed, dv when direct
 
-@inline function slot(ctx: usize, s: i32): i32 {
+@inline export function slot(ctx: usize, s: i32): i32 {
   return load<i32>(ctx + (<usize>s << 2));
 }
 @inline function slotF(ctx: usize, s: i32): f32 {
   return load<f32>(ctx + (<usize>s << 2));
 }
-@inline function f32At(base: usize, index: i32): f32 {
+@inline export function f32At(base: usize, index: i32): f32 {
   return load<f32>(base + (<usize>index << 2));
 }
-@inline function i32At(base: usize, index: i32): i32 {
+@inline export function i32At(base: usize, index: i32): i32 {
   return load<i32>(base + (<usize>index << 2));
 }
 
@@ -123,7 +123,7 @@ function scratchBytes(d: i32, dvp: i32): i32 {
   return (BR * d + d * BC + BC * dvp + BR * BC + BR * dvp + 3 * BR) * 4 + BR * BC;
 }
 
-function loadContext(ctx: usize, scratch: usize): void {
+export function loadContext(ctx: usize, scratch: usize): void {
   gN = slot(ctx, SLOT_N);
   gS = slot(ctx, SLOT_S);
   gD = slot(ctx, SLOT_D);
@@ -181,7 +181,7 @@ const LN2_LO: f32 = -2.12194440054690583e-4;
 const SHIFT: f32 = 12582912.0 + 127.0;
 const EXP_UNDERFLOW: f32 = -87.33654;
 
-@inline function vexp(x: v128): v128 {
+@inline export function vexp(x: v128): v128 {
   const under = f32x4.lt(x, f32x4.splat(EXP_UNDERFLOW));
   const xc = f32x4.pmax(x, f32x4.splat(-88.0)); // keeps n + 127 ≥ 0 for -Inf; NaN passes through
   const t = f32x4.add(f32x4.mul(xc, f32x4.splat(LOG2E)), f32x4.splat(SHIFT));
@@ -220,7 +220,7 @@ export function vexp_array(src: usize, dst: usize, n: i32): void {
  * Scaling q instead of q·k saves a pass over every score tile, and cannot overflow where the reference's float64
  * q·k would not (with a small scale, q·k may exceed the float32 range while (q · scale)·k does not).
  */
-function packQ(b: i32, i0: i32, rows: i32): void {
+export function packQ(b: i32, i0: i32, rows: i32): void {
   const d = <usize>gD;
   const src = gQ + ((<usize>i32At(gQOffsets, b) + <usize>i0 * d) << 2);
   const n = <i32>(<usize>rows * d);
@@ -374,7 +374,7 @@ function qk(rows: i32): void {
  * are set to 0 (they are never output). With wantAllowed, sAllowed [BR, BC] records which keys mask and causality
  * allow: a key allowed with a -Inf bias still counts for NaN propagation, a blocked key never does.
  */
-function scoreTile(b: i32, i0: i32, rows: i32, j0: i32, cols: i32, wantAllowed: bool): void {
+export function scoreTile(b: i32, i0: i32, rows: i32, j0: i32, cols: i32, wantAllowed: bool): void {
   packK(b, j0, cols);
   qk(rows);
   const negInf = f32x4.splat(NEG_INF);
@@ -664,7 +664,7 @@ function writeWeights(b: i32, i0: i32, rows: i32, kEnd: i32): void {
 
 // ---- entry points ----------------------------------------------------------------------------------------------
 /** True when all n floats at p are finite (no NaN, no ±Inf). */
-function allFinite(p: usize, n: i32): bool {
+export function allFinite(p: usize, n: i32): bool {
   const expMask = i32x4.splat(0x7f800000);
   let bad = i32x4.splat(0);
   let i = 0;

@@ -1,7 +1,10 @@
 // Differentiable tensor ops: shape changes, broadcasting arithmetic, reductions and matrix products. Each op computes
 // its forward and then records its gradient rule, which restates the forward line it differentiates (llm.c style).
 // Semantics follow PyTorch: add/sub/mul broadcast (numpy rules) and their gradients are summed over the broadcast
-// dims; matmul broadcasts its batch dims; linear is F.linear. Products accumulate in float64 and round once.
+// dims; matmul broadcasts its batch dims; linear is F.linear. Elementwise ops and float64 products accumulate in
+// float64 and round once; float32 products (linear always, matmul above a size) run on the backend's GEMM
+// (kernels/backend.ts runGemm: the wasm SIMD kernel accumulates in float32, the reference in float64), forward and
+// backward, so that a faster backend speeds training up and `linear` equals the inference projections bit for bit.
 
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import {
@@ -16,8 +19,14 @@ import {
   tryBroadcastShapes,
 } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
-import { linearReference } from '../reference/linear.js';
-import { type Data, Var, alloc, asVar, dtypeOf } from './var.js';
+import { type BackendChoice, runGemm, runLinear } from '../kernels/backend.js';
+import { Var, alloc, asVar, dtypeOf } from './var.js';
+
+/**
+ * Float32 matmul products with at least this many multiply-adds (M·K·P per batch entry) run on the backend's GEMM;
+ * smaller ones stay in the plain loop, where a kernel call would cost more than it saves.
+ */
+const MATMUL_GEMM_MIN = 4096;
 
 /** A Var, or a Tensor taken as a constant. */
 export type VarLike = Var | Tensor;
@@ -292,6 +301,7 @@ export function matmul(aIn: VarLike, bIn: VarLike): Var {
   const offA = offsetsFor(batch, broadcastStrides(aBatch, batch).map((s) => s * M * K));
   const offB = offsetsFor(batch, broadcastStrides(bBatch, batch).map((s) => s * K * P));
   const y = alloc(dtypeOf(a, b), offA.length * M * P); // [..., M, P]
+  if (y instanceof Float32Array && M * K * P >= MATMUL_GEMM_MIN) return matmulGemm(a, b, batch, offA, offB, M, K, P, y);
   for (let n = 0; n < offA.length; n++) {
     const ao = offA[n];
     const bo = offB[n];
@@ -328,10 +338,66 @@ export function matmul(aIn: VarLike, bIn: VarLike): Var {
 }
 
 /**
- * y = x · Wᵀ + b, as torch.nn.functional.linear: x [..., K], weight [O, K], bias [O] (optional) → [..., O].
- * In float32 the forward is src/reference/linear.ts, so it equals the inference path bit for bit.
+ * Products of one float32 matmul on the backend's GEMM, per batch entry n (a [M, K] at offA[n], b [K, P] at
+ * offB[n]): y_n = a_n · b_n;  da_n += dy_n · b_nᵀ,  db_n += a_nᵀ · dy_n (summed over the entries that share an
+ * operand, in increasing n).
  */
-export function linear(xIn: VarLike, weightIn: VarLike, biasIn?: VarLike | null): Var {
+function matmulGemm(
+  a: Var,
+  b: Var,
+  batch: Shape,
+  offA: Int32Array,
+  offB: Int32Array,
+  M: number,
+  K: number,
+  P: number,
+  y: Float32Array,
+): Var {
+  const fn = 'matmul';
+  const ad = a.data as Float32Array;
+  const bd = b.data as Float32Array;
+  const slice = (data: Float32Array, at: number, n: number) => data.subarray(at, at + n);
+  for (let n = 0; n < offA.length; n++) {
+    const an = slice(ad, offA[n], M * K); // [M, K]
+    const bn = slice(bd, offB[n], K * P); // [K, P]
+    y.set(runGemm(fn, { a: an, b: bn, M, K, N: P, transA: false, transB: false, bias: null }), n * M * P);
+  }
+  // y_n = a_n · b_n  →  da_n = dy_n · b_nᵀ [M, K],  db_n = a_nᵀ · dy_n [K, P]
+  return Var.fromOp(fn, y, [...batch, M, P], [a, b], (gIn) => {
+    const g = gIn instanceof Float32Array ? gIn : Float32Array.from(gIn);
+    const ga = a.requiresGrad ? new Float32Array(a.size) : null;
+    const gb = b.requiresGrad ? new Float32Array(b.size) : null;
+    for (let n = 0; n < offA.length; n++) {
+      const gn = slice(g, n * M * P, M * P); // [M, P]
+      if (ga) {
+        const part = runGemm(fn, { a: gn, b: slice(bd, offB[n], K * P), M, K: P, N: K, transA: false, transB: true, bias: null });
+        for (let i = 0; i < part.length; i++) ga[offA[n] + i] += part[i];
+      }
+      if (gb) {
+        const part = runGemm(fn, { a: slice(ad, offA[n], M * K), b: gn, M: K, K: M, N: P, transA: true, transB: false, bias: null });
+        for (let i = 0; i < part.length; i++) gb[offB[n] + i] += part[i];
+      }
+    }
+    return [ga, gb];
+  });
+}
+
+/** Options of {@link linear}. */
+export interface LinearOptions {
+  /**
+   * The backend of the float32 products (see {@link setBackend}).
+   * @default the global choice
+   */
+  backend?: BackendChoice;
+}
+
+/**
+ * y = x · Wᵀ + b, as torch.nn.functional.linear: x [..., K], weight [O, K], bias [O] (optional) → [..., O].
+ * In float32 the forward and the products of the backward (dx = dy · W, dW = dyᵀ · x) run on the backend's GEMM
+ * (kernels/backend.ts runLinear, the inference projections' path, so both agree bit for bit); float64 stays in plain
+ * float64 loops (gradient checks).
+ */
+export function linear(xIn: VarLike, weightIn: VarLike, biasIn?: VarLike | null, options: LinearOptions = {}): Var {
   const fn = 'linear';
   const x = asVar(xIn, fn, 'x');
   const w = asVar(weightIn, fn, 'weight');
@@ -346,17 +412,27 @@ export function linear(xIn: VarLike, weightIn: VarLike, biasIn?: VarLike | null)
   const shape = [...x.shape.slice(0, -1), O]; // [..., O]
   const parents = b ? [x, w, b] : [x, w];
   const dtype = dtypeOf(...parents);
-  let y: Data;
   if (dtype === 'float32') {
-    y = linearReference(x.data as Float32Array, M, K, w.data as Float32Array, O, b ? (b.data as Float32Array) : null);
-  } else {
-    y = new Float64Array(M * O);
-    for (let m = 0; m < M; m++) {
-      for (let o = 0; o < O; o++) {
-        let acc = b ? b.data[o] : 0;
-        for (let k = 0; k < K; k++) acc += x.data[m * K + k] * w.data[o * K + k];
-        y[m * O + o] = acc;
-      }
+    const xd = x.data as Float32Array;
+    const wd = w.data as Float32Array;
+    const y = runLinear(fn, xd, M, K, wd, O, b ? (b.data as Float32Array) : null, options.backend); // [M, O]
+    // y = x · Wᵀ + b  →  dx [M, K] = dy [M, O] · W [O, K],  dW [O, K] = dyᵀ [O, M] · x [M, K],  db[o] = Σ_m dy[m, o]
+    return Var.fromOp(fn, y, shape, parents, (gIn) => {
+      const g = gIn instanceof Float32Array ? gIn : Float32Array.from(gIn); // [M, O]
+      const gemm = (a: Float32Array, bm: Float32Array, rows: number, inner: number, cols: number, transA: boolean) =>
+        runGemm(fn, { a, b: bm, M: rows, K: inner, N: cols, transA, transB: false, bias: null }, options.backend);
+      const gx = x.requiresGrad ? gemm(g, wd, M, O, K, false) : null;
+      const gw = w.requiresGrad ? gemm(g, xd, O, M, K, true) : null;
+      const gb = b?.requiresGrad ? columnSums(g, M, O) : null;
+      return b ? [gx, gw, gb] : [gx, gw];
+    });
+  }
+  const y = new Float64Array(M * O);
+  for (let m = 0; m < M; m++) {
+    for (let o = 0; o < O; o++) {
+      let acc = b ? b.data[o] : 0;
+      for (let k = 0; k < K; k++) acc += x.data[m * K + k] * w.data[o * K + k];
+      y[m * O + o] = acc;
     }
   }
   // y[m, o] = b[o] + Σ_k x[m, k] · W[o, k]
@@ -364,11 +440,10 @@ export function linear(xIn: VarLike, weightIn: VarLike, biasIn?: VarLike | null)
   return Var.fromOp(fn, y, shape, parents, (g) => {
     const gx = x.requiresGrad ? new Float64Array(x.size) : null;
     const gw = w.requiresGrad ? new Float64Array(w.size) : null;
-    const gb = b?.requiresGrad ? new Float64Array(O) : null;
+    const gb = b?.requiresGrad ? columnSums(g, M, O) : null;
     for (let m = 0; m < M; m++) {
       for (let o = 0; o < O; o++) {
         const gy = g[m * O + o];
-        if (gb) gb[o] += gy;
         for (let k = 0; k < K; k++) {
           if (gx) gx[m * K + k] += gy * w.data[o * K + k];
           if (gw) gw[o * K + k] += gy * x.data[m * K + k];
@@ -377,6 +452,13 @@ export function linear(xIn: VarLike, weightIn: VarLike, biasIn?: VarLike | null)
     }
     return b ? [gx, gw, gb] : [gx, gw];
   });
+}
+
+/** Σ_m g[m, o] for g [M, O], accumulated in float64 → [O]. */
+function columnSums(g: ArrayLike<number>, M: number, O: number): Float64Array {
+  const out = new Float64Array(O);
+  for (let m = 0; m < M; m++) for (let o = 0; o < O; o++) out[o] += g[m * O + o];
+  return out;
 }
 
 /** Σ of g over positions that share an offset: the gradient of a gather through `offsets`. */

@@ -12,6 +12,7 @@ import {
   attentionReference,
 } from '../reference/attention.js';
 import { type AttentionGradientsResult, attentionBackwardReference } from '../reference/attention-backward.js';
+import { type GemmProblem, gemmReference } from '../reference/linear.js';
 
 export type BackendName = 'reference' | 'wasm';
 export type BackendChoice = BackendName | 'auto';
@@ -25,6 +26,12 @@ export interface Backend {
   attention(problem: AttentionProblem, request: AttentionRequest): AttentionResult | null;
   /** Backward attention; see reference/attention-backward.ts. Optional: without it the reference runs. */
   attentionBackward?(problem: AttentionProblem, gradOutput: Float32Array): AttentionGradientsResult | null;
+  /**
+   * A float32 matrix product C [M, N] = op(A)·op(B) + bias; see reference/linear.ts (GemmProblem). Optional: without
+   * it the reference runs. Each row of C must not depend on M (a key/value cache computes one row at a time and must
+   * equal the full pass bit for bit).
+   */
+  gemm?(problem: GemmProblem): Float32Array | null;
 }
 
 const reference: Backend = {
@@ -32,6 +39,7 @@ const reference: Backend = {
   available: () => true,
   attention: attentionReference,
   attentionBackward: attentionBackwardReference,
+  gemm: gemmReference,
 };
 
 /** Registered backends, fastest first. The reference is always last. */
@@ -94,6 +102,28 @@ export function runAttentionBackward(
   choice: BackendChoice = selected,
 ): AttentionGradientsResult {
   return dispatch(fn, choice, (b) => b.attentionBackward?.(problem, gradOutput) ?? null);
+}
+
+/** Runs a matrix product (see {@link Backend.gemm}) like {@link runAttention}; C [M, N]. */
+export function runGemm(fn: string, problem: GemmProblem, choice: BackendChoice = selected): Float32Array {
+  return dispatch(fn, choice, (b) => b.gemm?.(problem) ?? null);
+}
+
+/**
+ * y [M, O] = x [M, K] · weight [O, K]ᵀ + bias [O] (F.linear, reference/linear.ts) on the chosen backend. The
+ * projections of MultiHeadAttention and the autograd `linear` both come here, so that they agree bit for bit.
+ */
+export function runLinear(
+  fn: string,
+  x: Float32Array,
+  M: number,
+  K: number,
+  weight: Float32Array,
+  O: number,
+  bias: Float32Array | null,
+  choice: BackendChoice = selected,
+): Float32Array {
+  return runGemm(fn, { a: x, b: weight, M, K, N: O, transA: false, transB: true, bias }, choice);
 }
 
 /** Tries the chosen backend, or every available one for "auto", and falls back to the reference. */

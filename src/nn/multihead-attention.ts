@@ -20,8 +20,7 @@ import { ArgumentError, ShapeError } from '../core/errors.js';
 import { formatShape, sizeOf } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
 import { type AttentionOptions, type AttentionTrace, prepareAttention, wrapAttention } from '../ops/attention.js';
-import { type BackendChoice, runAttention } from '../kernels/backend.js';
-import { linearReference } from '../reference/linear.js';
+import { type BackendChoice, runAttention, runLinear } from '../kernels/backend.js';
 import { attention } from '../autograd/attention.js';
 import { type VarLike, broadcastTo, concat, linear, narrow, permute, reshape } from '../autograd/tensor-ops.js';
 import { Var, asVar } from '../autograd/var.js';
@@ -364,9 +363,10 @@ export class MultiHeadAttention extends Module {
 
     // Input projections, split into heads.
     const [bq, bk, bv] = this.splitInProjBias();
-    let q = splitHeads(project(q3, this.qProjWeight, bq), H); // [B, H, N, d]
-    let k = splitHeads(project(k3, this.kProjWeight, bk), Hkv); // [B, Hkv, S, d]
-    let v = splitHeads(project(v3, this.vProjWeight, bv), Hkv); // [B, Hkv, S, d]
+    const backend = options.backend;
+    let q = splitHeads(project(q3, this.qProjWeight, bq, backend), H); // [B, H, N, d]
+    let k = splitHeads(project(k3, this.kProjWeight, bk, backend), Hkv); // [B, Hkv, S, d]
+    let v = splitHeads(project(v3, this.vProjWeight, bv, backend), Hkv); // [B, Hkv, S, d]
     let causal = options.causal;
     if (cache !== undefined) {
       if (cache.key !== null && cache.value !== null) {
@@ -394,7 +394,7 @@ export class MultiHeadAttention extends Module {
     const request = { weights: returnWeights, trace: options.trace === true };
     const result = wrapAttention(prepared, runAttention(fn, prepared.problem, request, prepared.backend));
     const heads = mergeHeads(result.output); // [B, N, D]
-    const output = project(heads, this.outProjWeight, this.outProjBias?.data ?? null); // [B, N, D]
+    const output = project(heads, this.outProjWeight, this.outProjBias?.data ?? null, backend); // [B, N, D]
 
     const unbatch = (t: Tensor) => (batched ? t : t.reshape(t.shape.slice(1)));
     const out: MultiHeadAttentionOutput = { output: unbatch(output) };
@@ -452,9 +452,10 @@ export class MultiHeadAttention extends Module {
     const wk = packed ? narrow(packed, 0, D, Dkv) : this.kProjWeightParam!; // [Hkv·d, Dk]
     const wv = packed ? narrow(packed, 0, D + Dkv, Dkv) : this.vProjWeightParam!; // [Hkv·d, Dv]
     const bias = this.inProjBiasParam;
-    const q = splitHeadsVar(linear(q3, wq, rows(bias, 0, D)), H); // [B, H, N, d]
-    let k = splitHeadsVar(linear(k3, wk, rows(bias, D, Dkv)), Hkv); // [B, Hkv, S, d]
-    let v = splitHeadsVar(linear(v3, wv, rows(bias, D + Dkv, Dkv)), Hkv); // [B, Hkv, S, d]
+    const backend = { backend: options.backend }; // the projections' GEMM, as forward's
+    const q = splitHeadsVar(linear(q3, wq, rows(bias, 0, D), backend), H); // [B, H, N, d]
+    let k = splitHeadsVar(linear(k3, wk, rows(bias, D, Dkv), backend), Hkv); // [B, Hkv, S, d]
+    let v = splitHeadsVar(linear(v3, wv, rows(bias, D + Dkv, Dkv), backend), Hkv); // [B, Hkv, S, d]
 
     const scores = this.scoreOptions(fn, options, [B, H, N, S], batched);
     if (this.biasKParam !== null && this.biasVParam !== null) {
@@ -468,7 +469,7 @@ export class MultiHeadAttention extends Module {
     }
     const o = attention(q, k, v, { ...scores, backend: options.backend }); // [B, H, N, d]
     const heads = reshape(permute(o, [0, 2, 1, 3]), [B, N, D]); // [B, N, D]
-    const output = this.outProj.forward(heads); // [B, N, D]
+    const output = linear(heads, this.outProj.weight, this.outProj.bias, backend); // [B, N, D]: out_proj, as forward's
     return batched ? output : reshape(output, [N, D]);
   }
 
@@ -582,11 +583,16 @@ function splitHeadsVar(x: Var, heads: number): Var {
 }
 
 
-/** x [B, L, Din] · Wᵀ + b → [B, L, Dout]. */
-function project(x: Tensor, weight: Tensor, bias: Float32Array | null): Tensor {
+/**
+ * x [B, L, Din] · Wᵀ + b → [B, L, Dout], on the backend's GEMM (kernels/backend.ts runLinear), the kernel that the
+ * autograd `linear` of forwardVar uses too. Its rows do not depend on L, so a key/value cache fed token by token
+ * projects exactly as one pass does.
+ */
+function project(x: Tensor, weight: Tensor, bias: Float32Array | null, backend: BackendChoice | undefined): Tensor {
   const [B, L, Din] = x.shape;
   const Dout = weight.shape[0];
-  return new Tensor(linearReference(x.data, B * L, Din, weight.data, Dout, bias), [B, L, Dout]);
+  const fn = 'MultiHeadAttention.forward';
+  return new Tensor(runLinear(fn, x.data, B * L, Din, weight.data, Dout, bias, backend), [B, L, Dout]);
 }
 
 /** [B, L, heads·d] → [B, heads, L, d] */

@@ -91,7 +91,7 @@ function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean, threads:
 }
 
 /** Copies a mask or bias and its per-batch offsets, and fills its four slots (data, offsets, row, column). */
-function writeOperand(
+export function writeOperand(
   buffer: ArrayBufferLike,
   ctx: Int32Array,
   op: BroadcastOperand,

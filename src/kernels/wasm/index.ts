@@ -1,9 +1,12 @@
-// The "wasm" backend: WebAssembly SIMD flash attention (asm/attention.ts). Importing this module registers it with
-// the backend registry (kernels/backend.ts); src/index.ts imports it for that side effect. Large calls use a thread
-// pool (pool.ts) where SharedArrayBuffer and blocking waits are available; setNumThreads(1) turns it off.
+// The "wasm" backend: WebAssembly SIMD flash attention forward and backward, and the GEMM of the projections (asm/,
+// one module). Importing this module registers it with the backend registry (kernels/backend.ts); src/index.ts
+// imports it for that side effect. Large calls use a thread pool (pool.ts) where SharedArrayBuffer and blocking waits
+// are available; setNumThreads(1) turns it off.
 
 import { type Backend, registerBackend } from '../backend.js';
 import { wasmAttention } from './attention.js';
+import { wasmAttentionBackward } from './attention-backward.js';
+import { wasmGemm } from './gemm.js';
 import { getKernel } from './runtime.js';
 
 export { initWasm } from './runtime.js';
@@ -13,6 +16,8 @@ export const wasmBackend: Backend = {
   name: 'wasm',
   available: () => getKernel() !== null,
   attention: wasmAttention,
+  attentionBackward: wasmAttentionBackward,
+  gemm: wasmGemm,
 };
 
 registerBackend(wasmBackend);

@@ -1,12 +1,14 @@
-// The wasm backend's thread pool: more cores for one synchronous call. The kernel's work units (one per flattened
-// batch index, i.e. batch × heads, and query tile of 64 rows) are independent and each is computed by one thread in
-// a fixed order (asm/attention.ts), so the results are bitwise the same for any thread count.
+// The wasm backend's thread pool: more cores for one synchronous call. Every kernel's work units (attention forward:
+// a flattened batch index and a query tile of 64 rows; backward: a batch index and a chunk of query tiles; GEMM: a
+// block of the output) are independent and each is computed by one thread in a fixed order (asm/), so the results
+// are bitwise the same for any thread count. A job names its kernel in the control block (CTL.KIND).
 //
 // Threads: the caller (thread 0), a supervisor, and W workers (worker.ts), all on one shared WebAssembly.Memory.
 // One call (a "job"), as the caller runs it:
-//   1. writes the problem into the memory (attention.ts) and runs attn_prepare, which resets the unit counter;
-//   2. writes ctx and scratch into the control block, sets OPEN = GEN = next generation, Atomics.notify(GEN);
-//   3. takes units itself from the kernel's atomic counter (attn_forward_shared) until none is left;
+//   1. writes the problem into the memory (attention.ts, attention-backward.ts, gemm.ts) and runs the kernel's
+//      prepare, which resets the unit counter;
+//   2. writes ctx, scratch and the kind into the control block, sets OPEN = GEN = next generation, notifies GEN;
+//   3. takes units itself from the kernel's atomic counter (kernel_shared) until none is left;
 //   4. closes the job (OPEN = 0) and blocks in Atomics.wait(PULSE) until no worker is BUSY;
 //   5. fails the call if a worker died inside it (DEATHS moved).
 // A worker sets BUSY before it reads OPEN, and the caller clears OPEN before it reads BUSY, so a worker either
@@ -31,7 +33,7 @@
 
 import { ArgumentError, QkvError, WorkerError } from '../../core/errors.js';
 import { describe } from '../../core/tensor.js';
-import { SLOT } from './abi.js';
+import { JOB, type JobKind, SLOT } from './abi.js';
 import { WASM_SHARED_BASE64 } from './module.generated.js';
 import { type WasmKernel, getKernel } from './runtime.js';
 import {
@@ -265,11 +267,19 @@ function busyCount(p: Pool): number {
 }
 
 /**
- * Runs every unit of the prepared context block `ctx` on the pool and the calling thread. Scratch regions of
+ * Runs every unit of the prepared context block `ctx` (a kernel of the given kind: attention forward, backward or
+ * GEMM) on the pool and the calling thread. Scratch regions of
  * `stride` bytes start at `scratch`: the caller's, then one per worker. Throws a WorkerError when a worker dies
  * inside the job (its units are lost).
  */
-export function runOnPool(p: Pool, ctx: number, scratch: number, stride: number, units: number): void {
+export function runOnPool(
+  p: Pool,
+  ctx: number,
+  scratch: number,
+  stride: number,
+  units: number,
+  kind: JobKind = JOB.forward,
+): void {
   if (running) throw new QkvError('wasm backend: a call re-entered the thread pool while another call was running');
   running = true;
   try {
@@ -279,6 +289,7 @@ export function runOnPool(p: Pool, ctx: number, scratch: number, stride: number,
     Atomics.store(ctl, CTL.CTX, ctx);
     Atomics.store(ctl, CTL.SCRATCH, scratch);
     Atomics.store(ctl, CTL.STRIDE, stride);
+    Atomics.store(ctl, CTL.KIND, kind);
     if (hooks.kill) {
       Atomics.store(ctl, CTL.KILL_MODE, hooks.killMode);
       Atomics.store(ctl, CTL.KILL, hooks.kill);
@@ -289,7 +300,7 @@ export function runOnPool(p: Pool, ctx: number, scratch: number, stride: number,
     Atomics.notify(ctl, CTL.GEN, Math.min(p.workers, units - 1));
     if (hooks.kill) waitForVictim(p, deaths);
 
-    const mine = p.kernel.exports.attn_forward_shared(ctx, scratch);
+    const mine = p.kernel.exports.kernel_shared(kind, ctx, scratch);
     Atomics.store(ctl, CTL.OPEN, 0);
     for (;;) {
       const seen = Atomics.load(ctl, CTL.PULSE);

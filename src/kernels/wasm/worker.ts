@@ -5,7 +5,8 @@
 //               Atomics.wait, so it is the thread that sees a worker's 'exit' or 'error'. It then reports the
 //               death through the control block (and why, through a MessagePort), and spawns a replacement.
 //   worker      instantiates the kernel on the shared memory and, for each job, takes work units from the
-//               kernel's atomic counter (attn_forward_shared) with its own scratch region, until none is left.
+//               kernel's atomic counter (kernel_shared, for the job's kind: attention forward, backward or GEMM)
+//               with its own scratch region, until none is left.
 //
 // The worker never touches the problem's data from JavaScript: it only calls the kernel. It imports nothing from
 // the rest of the library, so that it starts fast.
@@ -40,6 +41,8 @@ export const CTL = {
   WORKER_UNITS: 11,
   /** 1 once the supervisor runs. */
   SUPERVISOR: 12,
+  /** Which kernel the job runs (abi.ts JOB: forward, backward, gemm). */
+  KIND: 13,
   /** READY + i: 1 once worker i has instantiated the kernel. */
   READY: 16,
   /** BUSY + i: 1 while worker i is inside a job (from the moment it looks at OPEN until it leaves). */
@@ -71,7 +74,7 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => WasmInstance;
 }
 interface PoolExports {
-  attn_forward_shared(ctx: number, scratch: number): number;
+  kernel_shared(kind: number, ctx: number, scratch: number): number;
 }
 interface SharedMemory {
   readonly buffer: ArrayBufferLike;
@@ -269,7 +272,8 @@ function runWorker(init: ThreadInit, parent: PortLike | null): void {
       if (Atomics.load(ctl, CTL.KILL) === i && Atomics.compareExchange(ctl, CTL.KILL, i, 0) === i) {
         die(init, ctx, parent);
       }
-      const ran = kernel.attn_forward_shared(ctx, Atomics.load(ctl, CTL.SCRATCH) + i * Atomics.load(ctl, CTL.STRIDE));
+      const scratch = Atomics.load(ctl, CTL.SCRATCH) + i * Atomics.load(ctl, CTL.STRIDE);
+      const ran = kernel.kernel_shared(Atomics.load(ctl, CTL.KIND), ctx, scratch);
       Atomics.add(ctl, CTL.WORKER_UNITS, ran);
     }
     Atomics.store(ctl, CTL.BUSY + i, 0);

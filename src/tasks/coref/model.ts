@@ -73,10 +73,11 @@ export class CorefModel extends Module {
   readonly norm: LayerNorm;
   readonly head: Linear;
   /**
-   * The attention backend of every forward. The reference is the default so that a seed gives the same model
-   * bit for bit whatever backends happen to be loaded.
+   * The attention backend of every forward ("auto": the wasm kernels where they run; the feed-forward layers follow
+   * the global choice). Every backend is deterministic, so a seed gives the same model bit for bit on any machine
+   * and any thread count, as long as the same backend runs.
    */
-  backend: BackendChoice = 'reference';
+  backend: BackendChoice = 'auto';
   #pe: Tensor | null = null;
 
   /**

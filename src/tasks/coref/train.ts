@@ -2,8 +2,9 @@
 // referent's word at the "it" token. It mirrors the minimal loops of nanoGPT's train.py: draw a batch, forward,
 // backward, clip, step, report.
 //
-// Determinism: the seed decides the data (generateSplits), the initialisation and the batch order, and every op is
-// plain TypeScript in a fixed order on the reference attention backend, so one seed gives the same model bit for bit.
+// Determinism: the seed decides the data (generateSplits), the initialisation and the batch order, and every kernel
+// reduces in a fixed order whatever the thread count (the wasm kernels included), so one seed gives the same model
+// bit for bit wherever the same backend runs.
 // Batches are padded to their own longest sentence, not to MAX_LENGTH: the key padding mask makes that the same
 // function, and sentences are about half of MAX_LENGTH, so a step costs about half.
 

@@ -168,16 +168,15 @@ describe('MultiHeadAttention forward', () => {
     const kh = split(linear(k, sd.k_proj_weight, bias.subarray(12, 24)));
     const vh = split(linear(v, sd.v_proj_weight, bias.subarray(24, 36)));
     const mask = Tensor.from([[[[1, 1, 0, 1, 1, 0]]], [[[1, 0, 1, 1, 1, 1]]]]); // [B, 1, 1, S]
-    const attn = scaledDotProductAttention(qh, kh, vh, { mask, returnWeights: true });
+    // The projections above are the reference's float64 loops, so the module runs on the reference too: like with like.
+    const attn = scaledDotProductAttention(qh, kh, vh, { mask, returnWeights: true, backend: 'reference' });
     const merged = attn.output.permute([0, 2, 1, 3]).reshape([2, 4, 12]);
     const expected = linear(merged, sd['out_proj.weight'], sd['out_proj.bias'].data);
 
-    const got = mha.forward(q, k, v, { mask, returnWeights: true, averageWeights: false });
+    const got = mha.forward(q, k, v, { mask, returnWeights: true, averageWeights: false, backend: 'reference' });
     assertRelClose(got.output.data, expected.data, TOL.reorder, 'output');
     assertBitwiseEqual(got.weights!.data, attn.weights!.data, 'per-head weights');
-    // A traced call is answered by a backend that computes traces (the reference, where wasm declines them), so its
-    // weights are compared with scaledDotProductAttention's traced call, like with like.
-    const traced = mha.forward(q, k, v, { mask, returnWeights: true, averageWeights: false, trace: true });
+    const traced = mha.forward(q, k, v, { mask, returnWeights: true, averageWeights: false, trace: true, backend: 'reference' });
     const attnTraced = scaledDotProductAttention(qh, kh, vh, { mask, returnWeights: true, trace: true });
     assertBitwiseEqual(traced.weights!.data, attnTraced.weights!.data, 'per-head weights, traced');
     assert.deepEqual(traced.trace!.query.shape, [2, 3, 4, 4]);

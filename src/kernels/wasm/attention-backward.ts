@@ -1,0 +1,163 @@
+// The "wasm" backend's attention backward: lays a validated AttentionProblem and dL/d(output) out in the kernel's
+// memory, runs the flash backward (asm/attention-backward.ts: recomputes the row statistics, never materialises the
+// N×S matrix) on the calling thread or on it and the thread pool, sums the per-unit partial gradients into the
+// inputs' layouts in a fixed order (attn_backward_reduce), and copies them out. Same contract as
+// attentionBackwardReference (src/reference/attention-backward.ts), computed in float32; results are bitwise the same
+// for any thread count.
+//
+// Arena layout per call (each region 16-byte aligned, rewritten by every call):
+//   ctx | query | key | value | offsets × 3 | mask, mask offsets | dL/d(output) [batch, N, dv] | dq [batch, N, d] |
+//   dk partials [chunks, batch, Spad, dp] | dv partials [chunks, batch, Spad, dvp] | grad query | grad key |
+//   grad value | scratch × threads
+//
+// NaN and ±Inf follow the reference's rules: the kernel scans its inputs and, when one is not finite, runs its careful
+// mode, which never reads a blocked key (see asm/attention-backward.ts).
+//
+// Declines (returns null, so the reference runs): a bias (the kernel does not compute its gradient), a softcap, and
+// a problem that does not fit the memory.
+
+import type { AttentionProblem } from '../../reference/attention.js';
+import type { AttentionGradientsResult } from '../../reference/attention-backward.js';
+import { CAUSAL_CODE, CTX_SLOTS, JOB, SLOT } from './abi.js';
+import { writeOperand } from './attention.js';
+import { type Pool, poolFor, runOnPool } from './pool.js';
+import { type WasmKernel, getKernel, reserveArena } from './runtime.js';
+
+const align16 = (n: number): number => Math.ceil(n / 16) * 16;
+/** BR and BC of asm/attention.ts: query rows per tile, keys per tile. */
+const QUERY_TILE = 64;
+const KEY_TILE = 64;
+/**
+ * Units wanted per call: a batch smaller than this splits each batch index's query tiles into chunks (each with its
+ * own dk, dv partials), so that a single head still uses several threads. Chosen from the shape only, never from the
+ * thread count, so that the summation order, and the result, is the same for any number of threads.
+ */
+const TARGET_UNITS = 8;
+/** The partials may take at most this much memory; fewer chunks beyond. */
+const MAX_PARTIAL_BYTES = 256 * 2 ** 20;
+
+/** Query-tile chunks per batch index (see TARGET_UNITS). */
+function chunksFor(p: AttentionProblem): number {
+  const qTiles = Math.ceil(p.N / QUERY_TILE);
+  const spad = Math.ceil(p.S / KEY_TILE) * KEY_TILE;
+  const perChunk = p.batch * spad * (align8(p.d) + align8(p.dv)) * 4;
+  let chunks = Math.min(qTiles, Math.max(1, Math.ceil(TARGET_UNITS / p.batch)));
+  while (chunks > 1 && chunks * perChunk > MAX_PARTIAL_BYTES) chunks--;
+  return chunks;
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
+function plan(k: WasmKernel, p: AttentionProblem, chunks: number, threads: number) {
+  let at = k.arenaBase;
+  const take = (bytes: number): number => {
+    const start = at;
+    at = align16(at + bytes);
+    return start;
+  };
+  const spad = Math.ceil(p.S / KEY_TILE) * KEY_TILE;
+  const ctx = take(CTX_SLOTS * 4);
+  const q = take(p.query.length * 4);
+  const key = take(p.key.length * 4);
+  const v = take(p.value.length * 4);
+  const qOffsets = take(p.batch * 4);
+  const kOffsets = take(p.batch * 4);
+  const vOffsets = take(p.batch * 4);
+  const mask = p.mask ? take(p.mask.data.length * 4) : 0;
+  const maskOffsets = p.mask ? take(p.batch * 4) : 0;
+  const gradOut = take(p.batch * p.N * p.dv * 4);
+  const dqBatch = take(p.batch * p.N * p.d * 4);
+  const dkPart = take(chunks * p.batch * spad * align8(p.d) * 4);
+  const dvPart = take(chunks * p.batch * spad * align8(p.dv) * 4);
+  const gradQ = take(p.query.length * 4);
+  const gradK = take(p.key.length * 4);
+  const gradV = take(p.value.length * 4);
+  const scratchStride = k.exports.attn_backward_scratch_bytes(p.d, p.dv, p.S); // 16-byte aligned
+  const scratch = take(scratchStride * threads);
+  return {
+    ctx, q, k: key, v, qOffsets, kOffsets, vOffsets, mask, maskOffsets, gradOut, dqBatch, dkPart, dvPart,
+    gradQ, gradK, gradV, scratch, scratchStride, end: at,
+  };
+}
+
+/**
+ * Gradients of attention on the wasm kernel, in the layouts of query, key and value. gradOutput [batch, N, dv].
+ * Returns null to decline (see the file header).
+ */
+export function wasmAttentionBackward(p: AttentionProblem, gradOutput: Float32Array): AttentionGradientsResult | null {
+  if (p.bias !== null || p.softcap > 0) return null;
+  const k = getKernel();
+  if (!k) return null;
+  const { batch, N, S, d, dv } = p;
+  if (batch === 0 || N === 0 || S === 0) {
+    // No query rows, or no keys: every output row is 0 whatever the inputs are, so no gradient flows.
+    return {
+      query: new Float32Array(p.query.length),
+      key: new Float32Array(p.key.length),
+      value: new Float32Array(p.value.length),
+    };
+  }
+
+  const chunks = chunksFor(p);
+  const units = batch * chunks;
+  let pool: Pool | null = poolFor(k, units, 10 * batch * N * S * d);
+  let layout = plan(k, p, chunks, 1 + (pool?.workers ?? 0));
+  if (!reserveArena(k, layout.end - k.arenaBase)) {
+    if (!pool) return null;
+    pool = null;
+    layout = plan(k, p, chunks, 1);
+    if (!reserveArena(k, layout.end - k.arenaBase)) return null;
+  }
+  const buffer = k.memory.buffer;
+  const ctx = new Int32Array(buffer, layout.ctx, CTX_SLOTS);
+  ctx.fill(0);
+  new Float32Array(buffer, layout.q, p.query.length).set(p.query);
+  new Float32Array(buffer, layout.k, p.key.length).set(p.key);
+  new Float32Array(buffer, layout.v, p.value.length).set(p.value);
+  new Int32Array(buffer, layout.qOffsets, batch).set(p.queryOffsets);
+  new Int32Array(buffer, layout.kOffsets, batch).set(p.keyOffsets);
+  new Int32Array(buffer, layout.vOffsets, batch).set(p.valueOffsets);
+  if (p.mask) {
+    const slots = [SLOT.MASK, SLOT.MASK_OFFSETS, SLOT.MASK_ROW, SLOT.MASK_COL] as const;
+    writeOperand(buffer, ctx, p.mask, layout.mask, layout.maskOffsets, slots);
+  }
+  new Float32Array(buffer, layout.gradOut, batch * N * dv).set(gradOutput.subarray(0, batch * N * dv));
+
+  ctx[SLOT.BATCH] = batch;
+  ctx[SLOT.N] = N;
+  ctx[SLOT.S] = S;
+  ctx[SLOT.D] = d;
+  ctx[SLOT.DV] = dv;
+  ctx[SLOT.Q] = layout.q;
+  ctx[SLOT.K] = layout.k;
+  ctx[SLOT.V] = layout.v;
+  ctx[SLOT.Q_OFFSETS] = layout.qOffsets;
+  ctx[SLOT.K_OFFSETS] = layout.kOffsets;
+  ctx[SLOT.V_OFFSETS] = layout.vOffsets;
+  ctx[SLOT.CAUSAL] = CAUSAL_CODE[p.causal];
+  new Float32Array(buffer, layout.ctx, CTX_SLOTS)[SLOT.SCALE] = p.scale;
+  ctx[SLOT.GRAD_OUT] = layout.gradOut;
+  ctx[SLOT.DQ_BATCH] = layout.dqBatch;
+  ctx[SLOT.DK_PART] = layout.dkPart;
+  ctx[SLOT.DV_PART] = layout.dvPart;
+  ctx[SLOT.CHUNKS] = chunks;
+  ctx[SLOT.GRAD_Q] = layout.gradQ;
+  ctx[SLOT.GRAD_K] = layout.gradK;
+  ctx[SLOT.GRAD_V] = layout.gradV;
+  ctx[SLOT.Q_LENGTH] = p.query.length;
+  ctx[SLOT.K_LENGTH] = p.key.length;
+  ctx[SLOT.V_LENGTH_B] = p.value.length;
+
+  k.exports.attn_backward_prepare(layout.ctx);
+  if (pool) runOnPool(pool, layout.ctx, layout.scratch, layout.scratchStride, ctx[SLOT.UNITS], JOB.backward);
+  else k.exports.attn_backward_units(layout.ctx, layout.scratch, 0, ctx[SLOT.UNITS]);
+  k.exports.attn_backward_reduce(layout.ctx);
+
+  return {
+    query: new Float32Array(buffer, layout.gradQ, p.query.length).slice(), // like query
+    key: new Float32Array(buffer, layout.gradK, p.key.length).slice(), // like key
+    value: new Float32Array(buffer, layout.gradV, p.value.length).slice(), // like value
+  };
+}

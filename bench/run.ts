@@ -4,11 +4,14 @@
 // It follows llm.c's dev/ benchmarks: check against the reference first, then warm up, then time.
 //
 // Usage: npm run bench [-- --quick] [-- --only sdpa,mha,backward,memory] [-- --impl qkv,ort-node] [-- --no-write]
+//        npm run bench -- --from-json bench/results/latest.json [--no-write]
 //   --quick      fewer sizes and a shorter time box (about a minute)
 //   --only       run only these sections
 //   --impl       run only implementations whose id contains one of these words
 //   --no-write   print only; do not write the results JSON or the doc
-// Filtered or quick runs write bench/results/partial.json (gitignored) and leave the doc alone.
+//   --from-json  run nothing: regenerate docs/BENCHMARKS.md from a results file (with --no-write: print it instead)
+// Filtered or quick runs write bench/results/partial.json (gitignored) and leave the doc alone. The doc is rendered by
+// bench/report.ts, which keeps the hand-written text between its notes markers.
 
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -16,29 +19,29 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as qkv from '../src/index.js';
-import { Tensor, availableBackends } from '../src/index.js';
+import { Tensor, availableBackends, getNumThreads } from '../src/index.js';
 import { TOL, relativeError } from '../tests/tolerances.js';
 import { type Oracle, forwardFlops, mhaCase, oracleError, sampledOracle, sdpaCase } from './cases.js';
 import { type Case, type Impl, allImpls } from './impls.js';
-import { RssSampler, type Timing, type TimingBox, timeOnce, timeRuns } from './measure.js';
+import { RssSampler, type TimingBox, timeOnce, timeRuns } from './measure.js';
 import { type MemoryResult, type MemorySpec } from './memory.js';
+import { type MemoryRow, type Results, type Row, SECTIONS, type Section, notesOf, planFor, renderDoc } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 // ---- options ----
-
-const SECTIONS = ['sdpa', 'mha', 'backward', 'memory'] as const;
-type Section = (typeof SECTIONS)[number];
 
 interface Options {
   quick: boolean;
   only: Section[];
   impl: string[];
   write: boolean;
+  /** A results file to render the doc from, running nothing; null for a normal run. */
+  fromJson: string | null;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { quick: false, only: [...SECTIONS], impl: [], write: true };
+  const options: Options = { quick: false, only: [...SECTIONS], impl: [], write: true, fromJson: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -54,50 +57,55 @@ function parseArgs(argv: string[]): Options {
       if (bad.length > 0) throw new Error(`bench: --only takes ${SECTIONS.join(', ')}; got ${bad.join(', ')}`);
       options.only = only as Section[];
     } else if (arg === '--impl') options.impl = value();
+    else if (arg === '--from-json') {
+      options.fromJson = argv[++i] ?? null;
+      if (options.fromJson === null) throw new Error('bench: --from-json needs a results file');
+    }
     else throw new Error(`bench: unknown argument ${arg}; see the header of bench/run.ts`);
+  }
+  if (options.fromJson !== null && (options.quick || options.only.length !== SECTIONS.length || options.impl.length > 0)) {
+    throw new Error('bench: --from-json runs nothing, so it takes no --quick, --only or --impl (only --no-write)');
   }
   return options;
 }
 
 const options = parseArgs(process.argv.slice(2));
 const full = !options.quick && options.only.length === SECTIONS.length && options.impl.length === 0;
+const docPath = join(root, 'docs', 'BENCHMARKS.md');
+
+/** The current doc, whose hand-written notes the new one keeps; null when there is none yet. */
+function previousDoc(): string | null {
+  try {
+    return readFileSync(docPath, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+if (options.fromJson !== null) {
+  const results = JSON.parse(readFileSync(options.fromJson, 'utf8')) as Results;
+  const doc = renderDoc(results, previousDoc());
+  if (options.write) {
+    writeFileSync(docPath, doc);
+    log(`wrote ${docPath} from ${options.fromJson}`);
+  } else {
+    process.stdout.write(doc);
+  }
+  process.exit(0);
+}
+
+// Broken notes markers would make the doc unwritable at the end of the run: say so before timing anything.
+if (full && options.write) notesOf(previousDoc());
 
 /** Sizes and time boxes; --quick shrinks both. */
-const plan = options.quick
-  ? { sdpaN: [128, 1024], mhaN: [128, 512], backwardN: 256, box: { budgetMs: 500, minReps: 3, maxReps: 20 }, maxRunMs: 2500 }
-  : { sdpaN: [128, 512, 1024, 2048, 4096], mhaN: [128, 512, 2048], backwardN: 1024, box: { budgetMs: 2000, minReps: 5, maxReps: 40 }, maxRunMs: 8000 };
-const H = 12;
-const d = 64;
-const D = 768;
-/** The reference runs (and is timed) only up to this N: it is the float64 specification, about 1 GFLOP/s. */
-const REFERENCE_MAX_N = 512;
-/** Query rows in a sampled oracle (see bench/cases.ts). */
-const SAMPLED_ROWS = 48;
+const plan = planFor(options.quick);
+const { H, d, D } = plan;
+const REFERENCE_MAX_N = plan.referenceMaxN;
+const SAMPLED_ROWS = plan.sampledRows;
 /** Validation bar: relative L2 error against the reference, as for two float32 orders of the same math. */
 const TOLERANCE = TOL.reorder;
 
 // ---- rows ----
-
-interface Row {
-  section: Section;
-  workload: string;
-  N: number;
-  causal: boolean;
-  impl: string;
-  family: 'qkv' | 'peer';
-  status: 'ok' | 'skipped' | 'failed' | 'invalid';
-  note?: string;
-  timing?: Omit<Timing, 'samples'> & { reps: number };
-  gflops?: number;
-  /** This row's median / the best qkv backend's median at the same workload; > 1 means qkv is faster. */
-  vsQkvBest?: number;
-  /** Largest RSS sampled while this row ran (MiB): an upper bound, since memory the process kept is counted. */
-  peakRssMiB?: number;
-  /** That peak minus the RSS when the row started (MiB): what this row added, unless it reused retained memory. */
-  rssGrowthMiB?: number;
-  relError?: number;
-  validatedAgainst?: string;
-}
 
 const rows: Row[] = [];
 const sampler = new RssSampler();
@@ -313,12 +321,6 @@ async function backwardSection(): Promise<void> {
 
 // ---- peak memory, each in a fresh child process ----
 
-interface MemoryRow extends MemorySpec {
-  status: 'ok' | 'skipped' | 'failed';
-  note?: string;
-  result?: MemoryResult;
-}
-
 const memoryRows: MemoryRow[] = [];
 
 /** The fastest qkv backend: the first available one, since availableBackends() lists the fastest first. */
@@ -432,6 +434,7 @@ async function memorySection(): Promise<void> {
 // ---- run ----
 
 const started = new Date();
+const loadAtStart = os.loadavg(); // [1, 5, 15 min]
 const t0 = performance.now();
 log(`qkv benchmark: ${options.quick ? 'quick' : 'full'} run, sections ${options.only.join(', ')}; qkv backends: ${availableBackends().join(', ')}`);
 for (const [id, why] of Object.entries(loadNotes)) log(`skipped ${id}: ${why}`);
@@ -440,6 +443,7 @@ if (options.only.includes('mha')) await mhaSection();
 if (options.only.includes('backward')) await backwardSection();
 if (options.only.includes('memory')) await memorySection();
 await sampler.stop();
+const loadAtEnd = os.loadavg(); // [1, 5, 15 min]
 const elapsedS = (performance.now() - t0) / 1000;
 log(`\ndone in ${elapsedS.toFixed(0)} s`);
 
@@ -475,14 +479,17 @@ const machine = {
     ['onnxruntime-node', 'onnxruntime-web', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm'].map((p) => [p, packageVersion(p)]),
   ),
   qkvBackends: availableBackends(),
+  qkvThreads: getNumThreads(),
 };
 
-const results = {
+const results: Results = {
   date: started.toISOString(),
   args: process.argv.slice(2),
   elapsedS: Math.round(elapsedS),
   machine,
   tolerance: TOLERANCE,
+  plan,
+  loadAvg: { start: loadAtStart, end: loadAtEnd },
   impls: impls.map((i) => ({ id: i.id, how: i.how, loaded: loaded.includes(i), note: loadNotes[i.id] })),
   rows,
   memory: memoryRows,
@@ -494,97 +501,8 @@ if (options.write) {
   writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
   log(`wrote ${jsonPath}`);
   if (full) {
-    writeFileSync(join(root, 'docs', 'BENCHMARKS.md'), renderDoc());
-    log(`wrote ${join(root, 'docs', 'BENCHMARKS.md')}`);
+    writeFileSync(docPath, renderDoc(results, previousDoc()));
+    log(`wrote ${docPath}`);
   }
 }
 
-function renderDoc(): string {
-  const out: string[] = [];
-  const p = (line = '') => out.push(line);
-  p('# Benchmarks');
-  p();
-  p('Generated by `npm run bench` (bench/run.ts); the raw numbers are in bench/results/latest.json. Do not edit by');
-  p('hand: rerun the benchmark.');
-  p();
-  p(`- Date: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC; the run took ${Math.round(elapsedS)} s.`);
-  p(`- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.platform}; Node ${machine.node}.`);
-  p(`- Peers: ${Object.entries(machine.packages).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
-  p(`- qkv backends available: ${machine.qkvBackends.join(', ')}.`);
-  p();
-  p('**Noise.** This is a shared 2-core virtual machine, and other jobs were using its CPU during this run, so absolute');
-  p('times are noisy (see each row\'s spread) and only the ratios within one run mean much. Rerun on a quiet machine');
-  p('before quoting numbers.');
-  p();
-  p('## Method');
-  p();
-  p('- All tensors are fp32 and seeded; every implementation gets the same inputs, already in its own format');
-  p('  (layout conversions and graph building are not timed; ONNX graphs are written by bench/onnx.ts).');
-  p(`- Each result is validated before it is timed: relative L2 error ≤ ${TOLERANCE.toExponential(0)} (TOL.reorder) against qkv's`);
-  p(`  reference (float64 accumulation). At N ≤ ${REFERENCE_MAX_N} that is the full reference output. Above, the full`);
-  p(`  reference is too slow, so the oracle is the reference run on ${SAMPLED_ROWS} evenly spaced query rows (attention is`);
-  p('  independent per query row, and the causal mask is written out for those rows): every row is still checked against');
-  p('  the reference itself, not against another fast backend.');
-  p(`- Then one warm-up call (when the validation call took under ${plan.box.budgetMs / 4} ms), then repetitions for`);
-  p(`  ${plan.box.budgetMs / 1000} s (at least ${plan.box.minReps}, at most ${plan.box.maxReps}). Reported: the median, the`);
-  p('  interquartile range and min–max in ms.');
-  p('- GFLOP/s = flops / median. SDPA forward: 4·B·H·N·S·d, **the full N×S square also for causal rows**, so a causal');
-  p('  kernel that skips the masked half shows up to twice the rate. MHA adds 8·B·N·D² for the four projections.');
-  p('  The backward counts 10·B·H·N·S·d (2.5× the forward).');
-  p('- "vs qkv best" = this row\'s median / the fastest qkv backend\'s median on the same workload: above 1, qkv is');
-  p('  faster by that factor; below 1, the peer is. "—" where no qkv backend ran at that size.');
-  p('- "peak RSS" per row is the largest resident set sampled every 5 ms from a worker thread while the row ran, in a');
-  p('  process that has run the earlier rows too, so it is an upper bound; "+growth" is that peak minus the RSS when the');
-  p('  row started (0 when a runtime reuses memory it kept, e.g. a grown WebAssembly heap). The peak-memory table below');
-  p('  is exact: one call in a fresh process, maxRSS from process.resourceUsage().');
-  p(`- The reference runs only at N ≤ ${REFERENCE_MAX_N} (it is the readable float64 specification, about 1 GFLOP/s). A`);
-  p(`  row whose projected time per call exceeds ${plan.maxRunMs / 1000} s (from its rate at a smaller N) is skipped and says so.`);
-  p();
-  p('How each implementation is driven:');
-  p();
-  for (const i of impls) p(`- **${i.id}**: ${i.how}.${loadNotes[i.id] ? ` Skipped in this run: ${loadNotes[i.id]}.` : ''}`);
-  p();
-  for (const section of ['sdpa', 'mha', 'backward'] as const) {
-    const sectionRows = rows.filter((r) => r.section === section);
-    if (sectionRows.length === 0) continue;
-    p(
-      section === 'sdpa'
-        ? `## SDPA forward (B = 1, H = ${H}, d = ${d}, S = N)`
-        : section === 'mha'
-          ? `## MultiHeadAttention forward (self-attention, B = 1, D = ${D}, H = ${H})`
-          : `## SDPA backward (B = 1, H = ${H}, d = ${d}, N = S = ${plan.backwardN}, non-causal)`,
-    );
-    p();
-    if (section === 'backward') p('Only qkv: the peers benchmarked here are inference runtimes.\n');
-    p('| workload | implementation | median ms | IQR ms | min–max ms | GFLOP/s | vs qkv best | peak RSS MiB (+growth) | check |');
-    p('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-    for (const r of sectionRows) {
-      if (r.status !== 'ok' || !r.timing) {
-        p(`| ${r.workload} | ${r.impl} | ${r.status} | | | | | | ${r.note ?? ''} |`);
-        continue;
-      }
-      const t = r.timing;
-      const check = r.validatedAgainst === 'is the oracle' ? 'oracle' : `${r.relError?.toExponential(1)} (${r.validatedAgainst === 'reference (full output)' ? 'full' : r.validatedAgainst?.startsWith('reference on') ? 'sampled rows' : r.validatedAgainst})`;
-      p(
-        `| ${r.workload} | ${r.impl} | ${fmt(t.medianMs, 2)} | ${fmt(t.q1Ms, 2)}–${fmt(t.q3Ms, 2)} | ${fmt(t.minMs, 2)}–${fmt(t.maxMs, 2)} | ` +
-          `${fmt(r.gflops)} | ${r.vsQkvBest === undefined ? '—' : r.vsQkvBest.toPrecision(2)} | ${fmt(r.peakRssMiB, 0)} (+${fmt(r.rssGrowthMiB, 0)}) | ${check} |`,
-      );
-    }
-    p();
-  }
-  if (memoryRows.length > 0) {
-    p('## Peak memory (one forward call in a fresh process)');
-    p();
-    p('| workload | implementation | peak RSS MiB | RSS before the call MiB | call ms | note |');
-    p('| --- | --- | ---: | ---: | ---: | --- |');
-    for (const m of memoryRows) {
-      const r = m.result;
-      p(`| ${m.label} | ${m.impl} | ${r ? fmt(r.maxRssKiB / 1024, 0) : m.status} | ${r ? fmt(r.baselineKiB / 1024, 0) : ''} | ${r ? fmt(r.ms, 0) : ''} | ${m.note ?? ''} |`);
-    }
-    p();
-    p('"RSS before the call" is the process after loading its modules and building the inputs. For scale: the score');
-    p('matrix of N = 4096, H = 12 is 768 MiB in fp32; that of N = 65536, H = 1 is 16 GiB.');
-    p();
-  }
-  return out.join('\n');
-}

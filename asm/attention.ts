@@ -103,6 +103,7 @@ let sAcc: usize = 0; //    [BR, dvp] output accumulators
 let sM: usize = 0; //      [BR]      running max
 let sL: usize = 0; //      [BR]      running sum
 let sAlpha: usize = 0; //  [BR]      rescale factor of the current tile
+let sBase: usize = 0; //   [BR]      exponent base of the current tile (the new max, or 0 while it is -Inf)
 export let sAllowed: usize = 0; // u8 [BR, BC] 1 where (mask, causal) allow the key; filled only when needed
 let gVRow: i32 = 0; //     row stride (floats) of the current value tile: dvp when packed, dv when direct
 
@@ -120,7 +121,7 @@ let gVRow: i32 = 0; //     row stride (floats) of the current value tile: dvp wh
 }
 
 function scratchBytes(d: i32, dvp: i32): i32 {
-  return (BR * d + d * BC + BC * dvp + BR * BC + BR * dvp + 3 * BR) * 4 + BR * BC;
+  return (BR * d + d * BC + BC * dvp + BR * BC + BR * dvp + 4 * BR) * 4 + BR * BC;
 }
 
 export function loadContext(ctx: usize, scratch: usize): void {
@@ -162,43 +163,50 @@ export function loadContext(ctx: usize, scratch: usize): void {
   sM = sAcc + ((<usize>BR * dvp) << 2);
   sL = sM + (<usize>BR << 2);
   sAlpha = sL + (<usize>BR << 2);
-  sAllowed = sAlpha + (<usize>BR << 2);
+  sBase = sAlpha + (<usize>BR << 2);
+  sAllowed = sBase + (<usize>BR << 2);
 }
 
 // ---- vectorised exp ------------------------------------------------------------------------------------------
 // exp(x) = 2^n · e^r with n = round(x · log2 e) and r = x − n·ln 2 (Cody–Waite: ln 2 split into LN2_HI, exact in
 // a few bits, and the remainder LN2_LO, so n·LN2_HI is exact). Adding SHIFT = 1.5·2^23 + 127 to x · log2 e rounds it
 // to an integer (ties to even) and leaves n + 127 in the low mantissa bits, so that shifting those bits left by 23
-// gives the float 2^n directly (cheaper than f32x4.nearest plus a saturating conversion). On |r| ≤ ln2/2, e^r is the
-// Taylor polynomial of degree 7, whose truncation error (≈ 5e-9) is far below float32 resolution; it is written as
-// 1 + r·q(r) so that the last rounding is relative to 1.
+// gives the float 2^n directly (cheaper than f32x4.nearest plus a saturating conversion). On |r| ≤ ln2/2, e^r is
+// 1 + r·q(r) with q of degree 5, fitted for least maximum relative error (≈ 2.3e-9, far below float32 resolution) and
+// evaluated by Horner's rule; 1 + r·q keeps the last rounding relative to 1.
+// Register budget: x64 has 16 vector registers, and every constant here lives in one during the softmax loop. The
+// earlier version (a degree-7 Taylor polynomial, and a compare and select that flushed subnormal results to 0) needed
+// 14 and spilled them on every iteration; this one needs 11.
 // Accuracy, measured against Math.exp rounded to float32 on every float32 in [-87.33, 0]: max error 1 ulp
-// (tests/backends/wasm-forward.test.ts checks a sample). x < ln(2^-126) ≈ -87.3365, whose result would be
-// subnormal, gives 0, as does -Inf; NaN stays NaN. Arguments here are ≤ 0 (scores minus their row max).
+// (tests/backends/wasm-forward.test.ts checks a sample). x is clamped at -88, where n = -127 makes 2^n = 0: so
+// -Inf and anything below about -87.68 give 0 exactly (a blocked key's p is 0), and results between that and
+// ln(2^-126) ≈ -87.3365 are subnormal. NaN stays NaN. Arguments here are ≤ 0 (scores minus their row max).
 const LOG2E: f32 = 1.4426950408889634;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440054690583e-4;
 const SHIFT: f32 = 12582912.0 + 127.0;
-const EXP_UNDERFLOW: f32 = -87.33654;
+const EXP_CLAMP: f32 = -88.0;
+// q(r) = 1 + C1·r + C2·r² + C3·r³ + C4·r⁴ + C5·r⁵, fitted (iteratively reweighted least squares towards the least
+// maximum relative error of 1 + r·q against e^r) on |r| ≤ 1.02 · ln2/2, and rounded to float32.
+const EXP_C1: f32 = 0.4999999403953552;
+const EXP_C2: f32 = 0.16666412353515625;
+const EXP_C3: f32 = 0.0416681133210659;
+const EXP_C4: f32 = 0.008375782519578934;
+const EXP_C5: f32 = 0.0013841759646311402;
 
 @inline export function vexp(x: v128): v128 {
-  const under = f32x4.lt(x, f32x4.splat(EXP_UNDERFLOW));
-  const xc = f32x4.pmax(x, f32x4.splat(-88.0)); // keeps n + 127 ≥ 0 for -Inf; NaN passes through
+  const xc = f32x4.pmax(x, f32x4.splat(EXP_CLAMP)); // -Inf and anything below → n = -127, scale 0; NaN passes
   const t = f32x4.add(f32x4.mul(xc, f32x4.splat(LOG2E)), f32x4.splat(SHIFT));
   const n = f32x4.sub(t, f32x4.splat(SHIFT));
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
-  // e^r = 1 + r·q(r), q(r) = Σ_{k<7} r^k / (k+1)!, evaluated by Estrin's scheme (a shorter dependency chain than
-  // Horner's rule at the same accuracy): q = (1 + r/2 + r²(1/6 + r/24)) + r⁴(1/120 + r/720 + r²/5040).
-  const r2 = f32x4.mul(r, r);
-  const r4 = f32x4.mul(r2, r2);
-  const q0 = f32x4.add(f32x4.splat(<f32>1.0), f32x4.mul(r, f32x4.splat(<f32>0.5)));
-  const q1 = f32x4.add(f32x4.splat(<f32>(1.0 / 6.0)), f32x4.mul(r, f32x4.splat(<f32>(1.0 / 24.0))));
-  const q2 = f32x4.add(f32x4.splat(<f32>(1.0 / 120.0)), f32x4.mul(r, f32x4.splat(<f32>(1.0 / 720.0))));
-  const q3 = f32x4.add(q2, f32x4.mul(r2, f32x4.splat(<f32>(1.0 / 5040.0))));
-  const q = f32x4.add(f32x4.add(q0, f32x4.mul(r2, q1)), f32x4.mul(r4, q3));
+  let q = f32x4.add(f32x4.mul(f32x4.splat(EXP_C5), r), f32x4.splat(EXP_C4));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(EXP_C3));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(EXP_C2));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(EXP_C1));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(<f32>1.0));
   const p = f32x4.add(f32x4.splat(<f32>1.0), f32x4.mul(r, q));
-  return v128.bitselect(f32x4.splat(0), f32x4.mul(p, i32x4.shl(t, 23)), under);
+  return f32x4.mul(p, i32x4.shl(t, 23));
 }
 
 @inline function expScalar(x: f32): f32 {
@@ -452,44 +460,81 @@ export function scoreTile(b: i32, i0: i32, rows: i32, j0: i32, cols: i32, wantAl
 
 // ---- online softmax --------------------------------------------------------------------------------------------
 /**
- * Turns the score tile into probabilities relative to the updated running max, row by row, and records each row's
- * rescale factor α = exp(m_old − m_new). The max uses f32x4.pmax (one instruction; it may drop a NaN), so NaN is
- * caught through the tile's sum instead: an allowed NaN score, or +Inf − +Inf, makes its p and the sum NaN, and the
- * row's max is then set to NaN, which makes the whole row NaN, as in the reference (even when every other key of
- * the row is blocked). While a row's max is still -Inf (no allowed finite score yet), exponents are taken relative
- * to 0: every p is then exp(-Inf) = 0, but a value multiplied by it is still read, as the reference reads allowed
- * keys whose score is -Inf.
+ * Turns the score tile into probabilities relative to the updated running max and records each row's rescale factor
+ * α = exp(m_old − m_new). Three passes, so that the exponential's loop holds nothing but its constants: row maxima,
+ * bases and α four rows at a time (one vector per four rows); p = exp(s − base) over the tile; row sums four rows at
+ * a time. The max uses f32x4.pmax (one instruction; it may drop a NaN), so NaN is caught through the tile's sum
+ * instead: an allowed NaN score, or +Inf − +Inf, makes its p and the sum NaN, and the row's max is then set to NaN,
+ * which makes the whole row NaN, as in the reference (even when every other key of the row is blocked). While a
+ * row's max is still -Inf (no allowed finite score yet), exponents are taken relative to 0: every p is then
+ * exp(-Inf) = 0, but a value multiplied by it is still read, as the reference reads allowed keys whose score is -Inf.
  */
 function softmaxUpdate(rows: i32): void {
-  for (let r = 0; r < rows; r++) {
-    const sp = sS + (<usize>(r * BC) << 2);
-    let vmax = f32x4.splat(NEG_INF);
-    for (let jj = 0; jj < BC; jj += 4) vmax = f32x4.pmax(vmax, v128.load(sp + (<usize>jj << 2)));
-    const tileMax = max(
-      max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
-      max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)),
-    );
-    const mOld = load<f32>(sM + (<usize>r << 2));
-    let mNew = max(mOld, tileMax);
-    const base: f32 = mNew == NEG_INF ? 0 : mNew;
-    const baseV = f32x4.splat(base);
-    let vsum = f32x4.splat(0);
-    for (let jj = 0; jj < BC; jj += 4) {
-      const at = sp + (<usize>jj << 2);
-      const p = vexp(f32x4.sub(v128.load(at), baseV));
-      v128.store(at, p);
-      vsum = f32x4.add(vsum, p);
+  const rows4 = (rows + 3) & ~3; // row groups of 4; rows past N in the last group have scores 0 and are left at p = 0
+  // 1. Per group of four rows: the tile's row maxima as one vector, the new running max, the exponent base and the
+  //    rescale factor α = exp(m_old − base), four rows at a time.
+  for (let r0 = 0; r0 < rows4; r0 += 4) {
+    const s0 = sS + (<usize>(r0 * BC) << 2);
+    let x0 = f32x4.splat(NEG_INF);
+    let x1 = x0;
+    let x2 = x0;
+    let x3 = x0;
+    for (let off: usize = 0; off < (<usize>BC << 2); off += 16) {
+      x0 = f32x4.pmax(x0, v128.load(s0 + off));
+      x1 = f32x4.pmax(x1, v128.load(s0 + off, BC * 4));
+      x2 = f32x4.pmax(x2, v128.load(s0 + off, 2 * BC * 4));
+      x3 = f32x4.pmax(x3, v128.load(s0 + off, 3 * BC * 4));
     }
-    const tileSum =
-      f32x4.extract_lane(vsum, 0) +
-      f32x4.extract_lane(vsum, 1) +
-      (f32x4.extract_lane(vsum, 2) + f32x4.extract_lane(vsum, 3));
-    if (isNaN(tileSum)) mNew = NaN;
-    const alpha = expScalar(mOld - base);
-    store<f32>(sM + (<usize>r << 2), mNew);
-    store<f32>(sL + (<usize>r << 2), load<f32>(sL + (<usize>r << 2)) * alpha + tileSum);
-    store<f32>(sAlpha + (<usize>r << 2), alpha);
+    const tileMax = reduce4(x0, x1, x2, x3, false); // [4] one lane per row
+    const at = <usize>r0 << 2;
+    const mOld = v128.load(sM + at);
+    const mNew = f32x4.max(mOld, tileMax); // f32x4.max keeps a NaN max NaN
+    // While a row's max is -Inf (no allowed finite score yet), exponents are taken relative to 0.
+    const base = v128.bitselect(f32x4.splat(0), mNew, f32x4.eq(mNew, f32x4.splat(NEG_INF)));
+    v128.store(sM + at, mNew);
+    v128.store(sBase + at, base);
+    v128.store(sAlpha + at, vexp(f32x4.sub(mOld, base)));
   }
+  // 2. p = exp(s − base) over the real rows, one flat loop (the exponential's constants stay in registers).
+  const n = rows * (BC / 4);
+  for (let e = 0; e < n; e++) {
+    const at = sS + (<usize>e << 4);
+    const base = v128.load32_splat(sBase + ((<usize>e >> 2) & ~3)); // row e / (BC / 4)
+    v128.store(at, vexp(f32x4.sub(v128.load(at), base)));
+  }
+  // 3. Row sums, four rows at a time; l = l·α + Σp; a NaN sum (an allowed NaN score, or +Inf − +Inf) makes the row's
+  //    max NaN, and so the whole row, as in the reference.
+  for (let r0 = 0; r0 < rows4; r0 += 4) {
+    const s0 = sS + (<usize>(r0 * BC) << 2);
+    let y0 = f32x4.splat(0);
+    let y1 = y0;
+    let y2 = y0;
+    let y3 = y0;
+    for (let off: usize = 0; off < (<usize>BC << 2); off += 16) {
+      y0 = f32x4.add(y0, v128.load(s0 + off));
+      y1 = f32x4.add(y1, v128.load(s0 + off, BC * 4));
+      y2 = f32x4.add(y2, v128.load(s0 + off, 2 * BC * 4));
+      y3 = f32x4.add(y3, v128.load(s0 + off, 3 * BC * 4));
+    }
+    const tileSum = reduce4(y0, y1, y2, y3, true);
+    const at = <usize>r0 << 2;
+    const nan = f32x4.ne(tileSum, tileSum);
+    v128.store(sM + at, v128.bitselect(tileSum, v128.load(sM + at), nan));
+    v128.store(sL + at, f32x4.add(f32x4.mul(v128.load(sL + at), v128.load(sAlpha + at)), tileSum));
+  }
+}
+
+/** Horizontal max (pmax) or sum of four vectors at once: lane i of the result reduces vector i. */
+@inline function reduce4(v0: v128, v1: v128, v2: v128, v3: v128, sum: bool): v128 {
+  const a = f32x4.shuffle(v0, v1, 0, 4, 1, 5);
+  const b = f32x4.shuffle(v0, v1, 2, 6, 3, 7);
+  const c = f32x4.shuffle(v2, v3, 0, 4, 1, 5);
+  const d = f32x4.shuffle(v2, v3, 2, 6, 3, 7);
+  const x = sum ? f32x4.add(a, b) : f32x4.pmax(a, b); // [v0 (0+2), v1 (0+2), v0 (1+3), v1 (1+3)]
+  const y = sum ? f32x4.add(c, d) : f32x4.pmax(c, d);
+  const u = f32x4.shuffle(x, y, 0, 1, 4, 5);
+  const w = f32x4.shuffle(x, y, 2, 3, 6, 7);
+  return sum ? f32x4.add(u, w) : f32x4.pmax(u, w);
 }
 
 // ---- P·V -------------------------------------------------------------------------------------------------------
@@ -520,19 +565,21 @@ function pv(rows: i32): void {
       let a30 = f32x4.mul(v128.load(a + 3 * accRow), alpha3);
       let a31 = f32x4.mul(v128.load(a + 3 * accRow, 16), alpha3);
       let vp = sV + (<usize>c << 2);
-      for (let jj: usize = 0; jj < sRow; jj += 4) {
+      // The four rows' probabilities of key jj are BC floats apart: immediate offsets, one address per key.
+      const pEnd = p0 + sRow;
+      for (let pp = p0; pp < pEnd; pp += 4) {
         const v0 = v128.load(vp);
         const v1 = v128.load(vp, 16);
-        let p = v128.load32_splat(p0 + jj);
+        let p = v128.load32_splat(pp);
         a00 = f32x4.add(a00, f32x4.mul(p, v0));
         a01 = f32x4.add(a01, f32x4.mul(p, v1));
-        p = v128.load32_splat(p0 + sRow + jj);
+        p = v128.load32_splat(pp, BC * 4);
         a10 = f32x4.add(a10, f32x4.mul(p, v0));
         a11 = f32x4.add(a11, f32x4.mul(p, v1));
-        p = v128.load32_splat(p0 + 2 * sRow + jj);
+        p = v128.load32_splat(pp, 2 * BC * 4);
         a20 = f32x4.add(a20, f32x4.mul(p, v0));
         a21 = f32x4.add(a21, f32x4.mul(p, v1));
-        p = v128.load32_splat(p0 + 3 * sRow + jj);
+        p = v128.load32_splat(pp, 3 * BC * 4);
         a30 = f32x4.add(a30, f32x4.mul(p, v0));
         a31 = f32x4.add(a31, f32x4.mul(p, v1));
         vp += vRow;

@@ -177,10 +177,7 @@ export class Tensor {
     const shape = norm.map((d) => this.shape[d]);
     const inStrides = stridesOf(this.shape);
     const strides = norm.map((d) => inStrides[d]);
-    const offsets = offsetsFor(shape, strides);
-    const data = new Float32Array(this.size);
-    for (let i = 0; i < data.length; i++) data[i] = this.data[offsets[i]];
-    return new Tensor(data, shape);
+    return new Tensor(gather(this.data, shape, strides), shape);
   }
 
   /** A copy with two dims swapped (torch.transpose). Defaults to the last two. */
@@ -204,10 +201,7 @@ export class Tensor {
     if (out === null || out.length !== shape.length || out.some((s, i) => s !== shape[i])) {
       throw new ShapeError(`Tensor.broadcastTo: cannot broadcast ${formatShape(this.shape)} to ${formatShape(shape)}`);
     }
-    const offsets = offsetsFor(shape, broadcastStrides(this.shape, shape));
-    const data = new Float32Array(offsets.length);
-    for (let i = 0; i < data.length; i++) data[i] = this.data[offsets[i]];
-    return new Tensor(data, shape);
+    return new Tensor(gather(this.data, shape, broadcastStrides(this.shape, shape)), shape);
   }
 
   /** A deep copy. */
@@ -232,6 +226,29 @@ export class Tensor {
   toString(): string {
     return `Tensor ${formatShape(this.shape)}`;
   }
+}
+
+/**
+ * A contiguous copy of `source` read with element `strides` as a tensor of `shape` (permuted or broadcast views).
+ * The innermost dim is copied as a run (a block copy when its stride is 1), so the index walk costs one step per
+ * row rather than per element.
+ */
+function gather(source: Float32Array, shape: Shape, strides: readonly number[]): Float32Array {
+  const out = new Float32Array(sizeOf(shape));
+  if (shape.length === 0) {
+    out[0] = source[0];
+    return out;
+  }
+  const inner = shape[shape.length - 1];
+  const step = strides[strides.length - 1];
+  const rows = offsetsFor(shape.slice(0, -1), strides.slice(0, -1));
+  for (let r = 0; r < rows.length; r++) {
+    const from = rows[r];
+    const to = r * inner;
+    if (step === 1) out.set(source.subarray(from, from + inner), to);
+    else for (let i = 0; i < inner; i++) out[to + i] = source[from + i * step];
+  }
+  return out;
 }
 
 /** A short description of an unexpected value, for error messages. */

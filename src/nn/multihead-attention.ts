@@ -361,12 +361,24 @@ export class MultiHeadAttention extends Module {
       }
     }
 
-    // Input projections, split into heads.
+    // Input projections, split into heads. Self-attention with packed weights projects once, x · in_proj_weightᵀ:
+    // every element of a product is computed on its own (kernels/backend.ts runLinear), so this equals the three
+    // products of forwardVar bit for bit.
     const [bq, bk, bv] = this.splitInProjBias();
     const backend = options.backend;
-    let q = splitHeads(project(q3, this.qProjWeight, bq, backend), H); // [B, H, N, d]
-    let k = splitHeads(project(k3, this.kProjWeight, bk, backend), Hkv); // [B, Hkv, S, d]
-    let v = splitHeads(project(v3, this.vProjWeight, bv, backend), Hkv); // [B, Hkv, S, d]
+    let q: Tensor, k: Tensor, v: Tensor;
+    if (this.inProjWeightParam !== null && key === query && value === query) {
+      const D = this.embedDim;
+      const qkv = project(q3, this.inProjWeightParam.value, this.inProjBias?.data ?? null, backend); // [B, N, 3D]
+      q = splitHeads(qkv, H, 0, D); // [B, H, N, d]
+      k = splitHeads(qkv, Hkv, D, D); // [B, Hkv, S, d]
+      v = splitHeads(qkv, Hkv, 2 * D, D); // [B, Hkv, S, d]
+    } else {
+      const Dkv = Hkv * d;
+      q = splitHeads(project(q3, this.qProjWeight, bq, backend), H, 0, H * d); // [B, H, N, d]
+      k = splitHeads(project(k3, this.kProjWeight, bk, backend), Hkv, 0, Dkv); // [B, Hkv, S, d]
+      v = splitHeads(project(v3, this.vProjWeight, bv, backend), Hkv, 0, Dkv); // [B, Hkv, S, d]
+    }
     let causal = options.causal;
     if (cache !== undefined) {
       if (cache.key !== null && cache.value !== null) {
@@ -381,8 +393,8 @@ export class MultiHeadAttention extends Module {
 
     const scores = this.scoreOptions(fn, { mask: options.mask, bias: options.bias, causal }, [B, H, N, St], batched);
     if (this.biasK !== null && this.biasV !== null) {
-      k = concatSeq(k, splitHeads(this.biasK.broadcastTo([B, 1, Hkv * d]), Hkv)); // [B, Hkv, S + 1, d]
-      v = concatSeq(v, splitHeads(this.biasV.broadcastTo([B, 1, Hkv * d]), Hkv)); // [B, Hkv, S + 1, d]
+      k = concatSeq(k, splitHeads(this.biasK.broadcastTo([B, 1, Hkv * d]), Hkv, 0, Hkv * d)); // [B, Hkv, S + 1, d]
+      v = concatSeq(v, splitHeads(this.biasV.broadcastTo([B, 1, Hkv * d]), Hkv, 0, Hkv * d)); // [B, Hkv, S + 1, d]
     }
     if (this.addZeroAttn) {
       k = concatSeq(k, Tensor.zeros([B, Hkv, 1, d])); // [B, Hkv, S + extra, d]
@@ -595,16 +607,43 @@ function project(x: Tensor, weight: Tensor, bias: Float32Array | null, backend: 
   return new Tensor(runLinear(fn, x.data, B * L, Din, weight.data, Dout, bias, backend), [B, L, Dout]);
 }
 
-/** [B, L, heads·d] → [B, heads, L, d] */
-function splitHeads(x: Tensor, heads: number): Tensor {
+/**
+ * Columns [start, start + width) of x [B, L, W] as heads: [B, L, heads·d] → [B, heads, L, d]. Plain loops: this runs
+ * on every forward, and Tensor.permute's general index walk costs as much as a small projection.
+ */
+function splitHeads(x: Tensor, heads: number, start: number, width: number): Tensor {
   const [B, L, W] = x.shape;
-  return x.reshape([B, L, heads, W / heads]).permute([0, 2, 1, 3]);
+  const d = width / heads;
+  const src = x.data;
+  const out = new Float32Array(B * L * width); // [B, heads, L, d]
+  for (let b = 0; b < B; b++) {
+    for (let l = 0; l < L; l++) {
+      const row = (b * L + l) * W + start;
+      for (let h = 0; h < heads; h++) {
+        const from = row + h * d;
+        const to = ((b * heads + h) * L + l) * d;
+        for (let c = 0; c < d; c++) out[to + c] = src[from + c];
+      }
+    }
+  }
+  return new Tensor(out, [B, heads, L, d]);
 }
 
 /** [B, H, N, d] → [B, N, H·d] */
 function mergeHeads(x: Tensor): Tensor {
   const [B, H, N, d] = x.shape;
-  return x.permute([0, 2, 1, 3]).reshape([B, N, H * d]);
+  const src = x.data;
+  const out = new Float32Array(src.length); // [B, N, H·d]
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < N; i++) {
+        const from = ((b * H + h) * N + i) * d;
+        const to = ((b * N + i) * H + h) * d;
+        for (let c = 0; c < d; c++) out[to + c] = src[from + c];
+      }
+    }
+  }
+  return new Tensor(out, [B, N, H * d]);
 }
 
 /** Concatenates [B, H, S1, d] and [B, H, S2, d] along the sequence → [B, H, S1 + S2, d]. */

@@ -4,7 +4,8 @@
 // module only.
 //
 // Headers: Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy make the page cross-origin isolated, so that
-// SharedArrayBuffer (and later a thread pool) works. It binds 127.0.0.1 unless a host is given.
+// SharedArrayBuffer and the wasm thread pool work (startServer can leave them out, to test the fallback). It binds
+// 127.0.0.1 unless a host is given.
 
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
@@ -47,6 +48,13 @@ export interface ServeOptions {
    * @default "127.0.0.1"
    */
   host?: string;
+  /**
+   * Whether responses carry Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy, which make the page
+   * cross-origin isolated (SharedArrayBuffer, and with it the wasm thread pool). false serves a page without them,
+   * as a host that cannot set headers would: tests use it to check the one-thread fallback.
+   * @default true
+   */
+  isolation?: boolean;
 }
 
 export interface RunningServer {
@@ -73,9 +81,13 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.safetensors': 'application/octet-stream',
 };
 
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  ...ISOLATION_HEADERS,
   'Cross-Origin-Resource-Policy': 'same-origin',
   'X-Content-Type-Options': 'nosniff',
   'Cache-Control': 'no-cache',
@@ -100,8 +112,14 @@ export function safeRelativePath(pathname: string): string | null {
   return segments.join('/');
 }
 
-function send(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
+/** The security headers, less the isolation ones when the server runs with `isolation: false`. */
+function securityHeaders(isolation: boolean): Record<string, string> {
+  if (isolation) return { ...SECURITY_HEADERS };
+  return Object.fromEntries(Object.entries(SECURITY_HEADERS).filter(([name]) => !(name in ISOLATION_HEADERS)));
+}
+
+function send(res: ServerResponse, status: number, text: string, isolation: boolean): void {
+  res.writeHead(status, { ...securityHeaders(isolation), 'Content-Type': 'text/plain; charset=utf-8' });
   res.end(`${text}\n`);
 }
 
@@ -132,10 +150,11 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     );
   }
   const model = resolve(options.model ?? DEFAULT_MODEL);
+  const isolation = options.isolation ?? true;
 
   const server: Server = createServer((req, res) => {
-    handle(req, res, root, model).catch(() => {
-      if (!res.headersSent) send(res, 500, 'internal error');
+    handle(req, res, root, model, isolation).catch(() => {
+      if (!res.headersSent) send(res, 500, 'internal error', isolation);
       else res.destroy();
     });
   });
@@ -159,17 +178,23 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, root: string, model: string): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  root: string,
+  model: string,
+  isolation: boolean,
+): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
-    return send(res, 405, 'method not allowed');
+    return send(res, 405, 'method not allowed', isolation);
   }
   // The raw target, not a URL object's pathname: URL parsing would fold "/a/../b" before we could refuse it.
   const target = req.url ?? '/';
-  if (!target.startsWith('/')) return send(res, 400, 'bad request');
+  if (!target.startsWith('/')) return send(res, 400, 'bad request', isolation);
   const pathname = target.split(/[?#]/, 1)[0];
   const relative = safeRelativePath(pathname);
-  if (relative === null) return send(res, 403, 'forbidden');
+  if (relative === null) return send(res, 403, 'forbidden', isolation);
 
   let file: string;
   if (`/${relative}` === MODEL_URL) {
@@ -181,16 +206,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, root: string, m
     try {
       real = await realpath(candidate);
     } catch {
-      return send(res, 404, 'not found');
+      return send(res, 404, 'not found', isolation);
     }
-    if (!inside(root, real)) return send(res, 403, 'forbidden');
+    if (!inside(root, real)) return send(res, 403, 'forbidden', isolation);
     file = real;
   }
   let info;
   try {
     info = await stat(file);
   } catch {
-    return send(res, 404, file === model ? `model not found: ${model}` : 'not found');
+    return send(res, 404, file === model ? `model not found: ${model}` : 'not found', isolation);
   }
   if (info.isDirectory()) {
     const index = resolve(file, 'index.html');
@@ -198,12 +223,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, root: string, m
       info = await stat(index);
       file = index;
     } catch {
-      return send(res, 404, 'not found');
+      return send(res, 404, 'not found', isolation);
     }
   }
-  if (!info.isFile()) return send(res, 404, 'not found');
+  if (!info.isFile()) return send(res, 404, 'not found', isolation);
   res.writeHead(200, {
-    ...SECURITY_HEADERS,
+    ...securityHeaders(isolation),
     'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
     'Content-Length': String(info.size),
   });

@@ -40,10 +40,14 @@ import {
   CTL,
   KILL_MODE,
   MAX_WORKERS,
+  type ThreadEvents,
   type ThreadHandle,
   type ThreadInit,
+  WEB_NAME,
   nodeWorkerThreads,
   spawnThread,
+  watchWebThread,
+  webWorkerConstructor,
 } from './worker.js';
 
 /** The default thread count is the number of cores, at most this many. */
@@ -174,8 +178,12 @@ function decodeBase64(text: string): Uint8Array {
   return bytes;
 }
 
-/** The worker script's URL, and tsx's ESM API when this is TypeScript source run through tsx (tests). */
+/**
+ * Node: the worker script's URL, and tsx's ESM API when this is TypeScript source run through tsx (tests).
+ * Browsers: none here; the supervisor's script is the bundler's (startWebSupervisor) and its workers use its URL.
+ */
 function scriptUrls(): { script: string; tsx: string | null } {
+  if (!nodeWorkerThreads()) return { script: '', tsx: null };
   const here = import.meta.url;
   if (!here.endsWith('.ts')) return { script: new URL('./worker.js', here).href, tsx: null };
   const tsx = import.meta.resolve('tsx/esm/api'); // the ESM entry (its CommonJS twin cannot be import()ed)
@@ -211,17 +219,14 @@ function createPool(k: WasmKernel, workers: number): Pool | null {
     };
   }
   const p: Pool = { kernel: k, workers, control, supervisor: null!, report, gone: null };
+  const events: ThreadEvents = {
+    onGone: (why) => {
+      p.gone = why;
+    },
+    onMessage: () => {},
+  };
   try {
-    p.supervisor = spawnThread(
-      init,
-      {
-        onGone: (why) => {
-          p.gone = why;
-        },
-        onMessage: () => {},
-      },
-      transfer,
-    );
+    p.supervisor = threads ? spawnThread(init, events, transfer) : startWebSupervisor(init, events);
   } catch (e) {
     disabled = `the pool could not start: ${e instanceof Error ? e.message : String(e)}`;
     return null;
@@ -233,6 +238,18 @@ function createPool(k: WasmKernel, workers: number): Pool | null {
     return null;
   }
   return p;
+}
+
+/**
+ * A browser's supervisor: a module Web Worker on worker.js, written as the one `new Worker(new URL('…',
+ * import.meta.url), { type: 'module' })` expression that bundlers (Vite, webpack) recognise: they build worker.ts
+ * into a script of its own and put its URL here. Unbundled (dist/ served as is), it is dist/kernels/wasm/worker.js.
+ */
+function startWebSupervisor(init: ThreadInit, events: ThreadEvents): ThreadHandle {
+  const Worker = webWorkerConstructor();
+  if (!Worker) throw new Error('no Worker constructor here');
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: WEB_NAME });
+  return watchWebThread(worker, init, events);
 }
 
 /** Blocks until every worker is ready (or a timeout passes); false when a worker could not start. */

@@ -65,7 +65,7 @@ export const KILL_MODE = {
 } as const;
 
 /** The Web Worker name that marks a pool thread in browsers (Node uses the workerData marker instead). */
-const WEB_NAME = 'qkv-wasm-pool';
+export const WEB_NAME = 'qkv-wasm-pool';
 
 interface WasmInstance {
   exports: unknown;
@@ -124,11 +124,11 @@ interface NodeWorkerThreads {
   parentPort: PortLike | null;
   isMainThread: boolean;
 }
-interface WebWorker extends ThreadHandle {
+export interface WebWorker extends ThreadHandle {
   postMessage(message: unknown, transfer?: unknown[]): void;
   addEventListener(type: string, listener: (event: { data?: unknown; message?: string }) => void): void;
 }
-type WebWorkerConstructor = new (url: string | URL, options: object) => WebWorker;
+export type WebWorkerConstructor = new (url: string | URL, options: { type: 'module'; name: string }) => WebWorker;
 
 interface NodeProcess {
   getBuiltinModule?(id: string): unknown;
@@ -154,7 +154,7 @@ function pulse(ctl: Int32Array): void {
 }
 
 /** Events of a spawned pool thread, the same in Node and browsers. */
-interface ThreadEvents {
+export interface ThreadEvents {
   /** The thread is gone, with an exit code or the error that ended it. */
   onGone(why: string): void;
   onMessage(message: unknown): void;
@@ -163,7 +163,8 @@ interface ThreadEvents {
 /**
  * Starts a pool thread running this script with `init`. Node: a worker_threads Worker (the supervisor unref'd: an
  * idle pool never keeps the process alive); from TypeScript source, a small bootstrap registers tsx in the new thread first,
- * because tsx's hooks do not reach worker threads by themselves. Browsers: a module Web Worker, init posted.
+ * because tsx's hooks do not reach worker threads by themselves. Browsers: a module Web Worker on `init.script`
+ * (the supervisor's own URL: pool.ts starts the supervisor itself, see startWebSupervisor there), init posted.
  */
 export function spawnThread(init: ThreadInit, events: ThreadEvents, transfer: unknown[] = []): ThreadHandle {
   const threads = nodeWorkerThreads();
@@ -186,13 +187,28 @@ export function spawnThread(init: ThreadInit, events: ThreadEvents, transfer: un
     if (init.qkvWasmPool === 'supervisor') worker.unref();
     return worker;
   }
-  const WebWorkerClass = (globalThis as { Worker?: WebWorkerConstructor }).Worker;
+  const WebWorkerClass = webWorkerConstructor();
   if (!WebWorkerClass) throw new Error('no Worker constructor here');
-  const worker = new WebWorkerClass(new URL(init.script), { type: 'module', name: WEB_NAME });
+  return watchWebThread(new WebWorkerClass(init.script, { type: 'module', name: WEB_NAME }), init, events, transfer);
+}
+
+/** The Web Worker constructor of this realm (a page or a worker), or undefined (Node, or a worker without one). */
+export function webWorkerConstructor(): WebWorkerConstructor | undefined {
+  return (globalThis as { Worker?: WebWorkerConstructor }).Worker;
+}
+
+/** Listens to a just-created pool Web Worker and posts it `init`. */
+export function watchWebThread(
+  worker: WebWorker,
+  init: ThreadInit,
+  events: ThreadEvents,
+  transfer: unknown[] = [],
+): ThreadHandle {
   // A Web Worker survives an uncaught error, but the pool cannot trust it any more: end it and treat it as dead.
+  // A script that cannot be fetched or parsed fires a plain Event, without a message.
   worker.addEventListener('error', (e) => {
     worker.terminate();
-    events.onGone(e.message ?? 'uncaught error');
+    events.onGone(e.message ?? `its script ${init.script || 'worker.js'} could not be loaded or failed`);
   });
   worker.addEventListener('message', (e) => events.onMessage(e.data));
   worker.postMessage(init, transfer);
@@ -318,11 +334,15 @@ if (threads) {
   const scope = globalThis as unknown as {
     addEventListener(type: 'message', listener: (e: { data: unknown }) => void, options: object): void;
     postMessage(message: unknown): void;
+    location: { href: string };
   };
   scope.addEventListener(
     'message',
     (e) => {
-      if (isThreadInit(e.data)) main(e.data, { postMessage: (m) => scope.postMessage(m) });
+      // A bundler gives this script a URL of its own (pool.ts cannot know it): the supervisor's workers start
+      // from the supervisor's location, which is this script.
+      if (!isThreadInit(e.data)) return;
+      main({ ...e.data, script: scope.location.href }, { postMessage: (m) => scope.postMessage(m) });
     },
     { once: true },
   );

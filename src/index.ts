@@ -1,8 +1,10 @@
 // The public API of qkv, curated by hand. Everything a user may import is listed here; nothing else is public.
+// The sections follow the layout of src/: core → ops → kernels → autograd → nn → optim → io → explain → tasks.
 
 // Registers the WebAssembly SIMD backend, which "auto" prefers once its module is compiled.
 import './kernels/wasm/index.js';
 
+// core: tensors, shapes, random numbers, errors
 export { Tensor, type NestedArray } from './core/tensor.js';
 export { Rng } from './core/random.js';
 export { type Shape, broadcastShapes, formatShape } from './core/shape.js';
@@ -16,12 +18,31 @@ export {
   isQkvError,
   type QkvErrorCode,
 } from './core/errors.js';
+
+// ops: attention and its gradients
 export {
   scaledDotProductAttention,
   type AttentionOptions,
   type AttentionOutput,
   type AttentionTrace,
 } from './ops/attention.js';
+export { scaledDotProductAttentionBackward, type AttentionGradients } from './ops/attention-backward.js';
+
+// kernels: choosing a backend, threads
+export {
+  setBackend,
+  getBackend,
+  availableBackends,
+  type BackendName,
+  type BackendChoice,
+} from './kernels/backend.js';
+export { initWasm, setNumThreads, getNumThreads } from './kernels/wasm/index.js';
+
+// autograd: the tape (ops as a namespace: autograd.matmul, autograd.softmax, ...)
+export * as autograd from './autograd/index.js';
+export { Var, backward, noGrad, type DType } from './autograd/var.js';
+
+// nn: modules
 export {
   MultiHeadAttention,
   KVCache,
@@ -31,23 +52,6 @@ export {
   type MultiHeadAttentionTrace,
   type MultiHeadAttentionVarOptions,
 } from './nn/multihead-attention.js';
-export {
-  setBackend,
-  getBackend,
-  availableBackends,
-  type BackendName,
-  type BackendChoice,
-} from './kernels/backend.js';
-export { initWasm, setNumThreads, getNumThreads } from './kernels/wasm/index.js';
-export {
-  readSafetensors,
-  readSafetensorsMetadata,
-  writeSafetensors,
-  type SafetensorsMetadata,
-} from './io/safetensors.js';
-export { scaledDotProductAttentionBackward, type AttentionGradients } from './ops/attention-backward.js';
-export * as autograd from './autograd/index.js';
-export { Var, backward, noGrad, type DType } from './autograd/var.js';
 export { Module, Parameter } from './nn/module.js';
 export { Linear, LayerNorm, Embedding, Dropout } from './nn/layers.js';
 export { FeedForward, type FeedForwardConfig } from './nn/feed-forward.js';
@@ -55,11 +59,25 @@ export { TransformerEncoderLayer, type TransformerEncoderLayerConfig } from './n
 export { PositionalEncoding, sinusoidalPositionalEncoding } from './nn/positional-encoding.js';
 export { saveCheckpoint, loadCheckpoint } from './nn/checkpoint.js';
 export { type Seed } from './nn/init.js';
+
+// optim: training
 export { AdamW, type AdamWOptions } from './optim/adamw.js';
 export { cosineWithWarmup, type CosineWithWarmupOptions } from './optim/schedule.js';
 export { clipGradNorm } from './optim/clip.js';
+
+// io: weights
+export {
+  readSafetensors,
+  readSafetensorsMetadata,
+  writeSafetensors,
+  type SafetensorsMetadata,
+} from './io/safetensors.js';
+
+// explain: traces as JSON and as text
 export { parseExplainJson, headsToJson, type ExplainJson, type HeadTraceJson } from './explain/trace-json.js';
 export { renderExplain } from './explain/render.js';
+
+// tasks: the coreference model that learns what "it" refers to
 export {
   CorefModel,
   DEFAULT_CONFIG as COREF_DEFAULT_CONFIG,

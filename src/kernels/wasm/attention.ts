@@ -19,8 +19,8 @@ import type {
   AttentionResult,
   BroadcastOperand,
 } from '../../reference/attention.js';
-import { CAUSAL_CODE, CTX_SLOTS, SLOT } from './abi.js';
-import { type Pool, poolFor, runOnPool } from './pool.js';
+import { CAUSAL_CODE, CTX_SLOTS, JOB, SLOT } from './abi.js';
+import { type Pool, armPool, poolFor, runOnPool } from './pool.js';
 import { type WasmKernel, getKernel, reserveArena } from './runtime.js';
 
 const align16 = (n: number): number => Math.ceil(n / 16) * 16;
@@ -107,6 +107,19 @@ export function writeOperand(
   ctx[slots[3]] = op.colStride;
 }
 
+/** Writes (zero) into every 4 KiB page of a new array, so that the OS maps its pages now rather than in a later copy. */
+function touched(a: Float32Array): Float32Array {
+  for (let i = 0; i < a.length; i += 1024) a[i] = 0;
+  return a;
+}
+
+/** A copy of a view of the memory that the caller owns: into `fresh` when it was allocated already. */
+function copyOut(view: Float32Array, fresh: Float32Array | undefined): Float32Array {
+  if (!fresh) return view.slice();
+  fresh.set(view);
+  return fresh;
+}
+
 /**
  * Attention on the wasm kernel. Shapes: output [batch, N, dv]; weights [batch, N, S]. Returns null to decline.
  */
@@ -132,7 +145,9 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
     layout = plan(k, p, request.weights, 1);
     if (!reserveArena(k, layout.end - k.arenaBase)) return null;
   }
-  // Memory grows before the workers are woken; they see the growth of the shared memory.
+  // Memory grows before the workers are woken; they see the growth of the shared memory. They are woken now, so
+  // that they are awake by the time the inputs are copied and the job opens.
+  if (pool) armPool(pool, units);
   const buffer = k.memory.buffer;
   const ctx = new Int32Array(buffer, layout.ctx, CTX_SLOTS);
   ctx.fill(0);
@@ -171,14 +186,21 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
   ctx[SLOT.V_LENGTH] = p.value.length;
 
   k.exports.attn_prepare(layout.ctx);
-  if (pool) runOnPool(pool, layout.ctx, layout.scratch, layout.scratchStride, ctx[SLOT.UNITS]);
+  // With the pool, the caller's results are allocated, and their pages touched, while the workers run units: fresh
+  // pages cost about as much as the copy into them, and the workers take the units the caller has no time for.
+  const fresh: { output?: Float32Array; weights?: Float32Array } = {};
+  const allocate = (): void => {
+    fresh.output = touched(new Float32Array(batch * N * dv));
+    if (request.weights) fresh.weights = touched(new Float32Array(batch * N * S));
+  };
+  if (pool) runOnPool(pool, layout.ctx, layout.scratch, layout.scratchStride, ctx[SLOT.UNITS], JOB.forward, allocate);
   else k.exports.attn_forward_units(layout.ctx, layout.scratch, 0, ctx[SLOT.UNITS]);
 
   const result: AttentionResult = {
-    output: new Float32Array(buffer, layout.out, batch * N * dv).slice(), // [batch, N, dv]
+    output: copyOut(new Float32Array(buffer, layout.out, batch * N * dv), fresh.output), // [batch, N, dv]
   };
   if (request.weights) {
-    result.weights = new Float32Array(buffer, layout.weights, batch * N * S).slice(); // [batch, N, S]
+    result.weights = copyOut(new Float32Array(buffer, layout.weights, batch * N * S), fresh.weights); // [batch, N, S]
   }
   return result;
 }

@@ -5,11 +5,14 @@
 //
 // Threads: the caller (thread 0), a supervisor, and W workers (worker.ts), all on one shared WebAssembly.Memory.
 // One call (a "job"), as the caller runs it:
+//   0. optionally arms the pool (armPool: ARMED = GEN = a new generation, notifies GEN), so that the workers wake
+//      while it copies its inputs and spin until the job opens instead of being woken then;
 //   1. writes the problem into the memory (attention.ts, attention-backward.ts, gemm.ts) and runs the kernel's
 //      prepare, which resets the unit counter;
 //   2. writes ctx, scratch and the kind into the control block, sets OPEN = GEN = next generation, notifies GEN;
-//   3. takes units itself from the kernel's atomic counter (kernel_shared) until none is left;
-//   4. closes the job (OPEN = 0) and blocks in Atomics.wait(PULSE) until no worker is BUSY;
+//   3. does its side work (allocating its results) while the workers start, then takes units itself from the
+//      kernel's atomic counter (kernel_shared) until none is left;
+//   4. closes the job (OPEN = 0), spins briefly, then blocks in Atomics.wait(PULSE) until no worker is BUSY;
 //   5. fails the call if a worker died inside it (DEATHS moved).
 // A worker sets BUSY before it reads OPEN, and the caller clears OPEN before it reads BUSY, so a worker either
 // joins the job and is waited for, or sees it closed and touches nothing. A slow worker therefore never delays a
@@ -66,6 +69,11 @@ const SUPERVISOR_TIMEOUT_MS = 5_000;
 const READY_TIMEOUT_MS = 10_000;
 /** The caller's Atomics.wait slices (it re-checks the control block after each). */
 const WAIT_SLICE_MS = 100;
+/**
+ * How long the caller spins for the last workers to leave a job before it blocks in Atomics.wait. A worker is then
+ * at most one unit from done (tens of µs on small problems), and being woken from Atomics.wait costs about as much.
+ */
+const CALLER_SPIN_MS = 0.25;
 
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
@@ -277,6 +285,25 @@ function lastReason(p: Pool): string {
   return last ? `worker ${last.index}: ${last.reason}` : 'no reason was reported';
 }
 
+/** The next job generation: never 0, which means "closed". */
+function nextGeneration(ctl: Int32Array): number {
+  return (Atomics.load(ctl, CTL.GEN) + 1) | 0 || 1;
+}
+
+/**
+ * Wakes the workers that a job of `units` units will use, before the caller writes the problem into the memory, so
+ * that they are awake (spinning, see worker.ts) when {@link runOnPool} opens the job: being woken from Atomics.wait
+ * takes tens of µs, as long as a small call's copies. Optional; a worker that stops spinning is woken by the open.
+ */
+export function armPool(p: Pool, units: number): void {
+  if (running) return; // runOnPool reports the re-entry
+  const ctl = p.control;
+  const gen = nextGeneration(ctl);
+  Atomics.store(ctl, CTL.ARMED, gen);
+  Atomics.store(ctl, CTL.GEN, gen);
+  Atomics.notify(ctl, CTL.GEN, Math.min(p.workers, units - 1));
+}
+
 function busyCount(p: Pool): number {
   let busy = 0;
   for (let i = 1; i <= p.workers; i++) busy += Atomics.load(p.control, CTL.BUSY + i);
@@ -287,7 +314,9 @@ function busyCount(p: Pool): number {
  * Runs every unit of the prepared context block `ctx` (a kernel of the given kind: attention forward, backward or
  * GEMM) on the pool and the calling thread. Scratch regions of
  * `stride` bytes start at `scratch`: the caller's, then one per worker. Throws a WorkerError when a worker dies
- * inside the job (its units are lost).
+ * inside the job (its units are lost). `meanwhile` runs on the calling thread once the workers have been told to
+ * start, before the caller takes its share of units (which the workers then take instead): work that does not
+ * touch the job's memory, such as allocating the caller's results, costs the call its time divided by the threads.
  */
 export function runOnPool(
   p: Pool,
@@ -296,6 +325,7 @@ export function runOnPool(
   stride: number,
   units: number,
   kind: JobKind = JOB.forward,
+  meanwhile?: () => void,
 ): void {
   if (running) throw new QkvError('wasm backend: a call re-entered the thread pool while another call was running');
   running = true;
@@ -311,18 +341,19 @@ export function runOnPool(
       Atomics.store(ctl, CTL.KILL_MODE, hooks.killMode);
       Atomics.store(ctl, CTL.KILL, hooks.kill);
     }
-    const gen = (Atomics.load(ctl, CTL.GEN) + 1) | 0 || 1; // never 0, which means "closed"
+    const gen = nextGeneration(ctl);
     Atomics.store(ctl, CTL.OPEN, gen);
     Atomics.store(ctl, CTL.GEN, gen);
     Atomics.notify(ctl, CTL.GEN, Math.min(p.workers, units - 1));
     if (hooks.kill) waitForVictim(p, deaths);
 
-    const mine = p.kernel.exports.kernel_shared(kind, ctx, scratch);
-    Atomics.store(ctl, CTL.OPEN, 0);
-    for (;;) {
-      const seen = Atomics.load(ctl, CTL.PULSE);
-      if (busyCount(p) === 0) break;
-      Atomics.wait(ctl, CTL.PULSE, seen, WAIT_SLICE_MS);
+    let mine = 0;
+    try {
+      meanwhile?.();
+      mine = p.kernel.exports.kernel_shared(kind, ctx, scratch);
+    } finally {
+      Atomics.store(ctl, CTL.OPEN, 0);
+      waitIdle(p);
     }
     Atomics.store(ctl, CTL.KILL, 0);
 
@@ -342,12 +373,28 @@ export function runOnPool(
   }
 }
 
-/** KILL test hook: lets the chosen worker join (and die in) the job before the caller takes every unit. */
+/** Blocks until no worker is inside a job, spinning at first (see CALLER_SPIN_MS). */
+function waitIdle(p: Pool): void {
+  const ctl = p.control;
+  const spinUntil = performance.now() + CALLER_SPIN_MS;
+  for (;;) {
+    const seen = Atomics.load(ctl, CTL.PULSE);
+    if (busyCount(p) === 0) return;
+    if (performance.now() < spinUntil) continue;
+    Atomics.wait(ctl, CTL.PULSE, seen, WAIT_SLICE_MS);
+  }
+}
+
+/**
+ * KILL test hook: lets the chosen worker join (and die in) the job before the caller takes every unit. It has
+ * joined once it has taken the hook (KILL back to 0); BUSY alone does not say so, since a worker woken by
+ * armPool is BUSY while it waits for the job to open.
+ */
 function waitForVictim(p: Pool, deaths: number): void {
   const ctl = p.control;
   const victim = hooks.kill;
   const deadline = performance.now() + READY_TIMEOUT_MS;
-  while (Atomics.load(ctl, CTL.BUSY + victim) === 0 && Atomics.load(ctl, CTL.DEATHS) === deaths) {
+  while (Atomics.load(ctl, CTL.KILL) === victim && Atomics.load(ctl, CTL.DEATHS) === deaths) {
     if (performance.now() > deadline) break;
     Atomics.wait(ctl, CTL.PULSE, Atomics.load(ctl, CTL.PULSE), 5);
   }

@@ -43,6 +43,11 @@ export const CTL = {
   SUPERVISOR: 12,
   /** Which kernel the job runs (abi.ts JOB: forward, backward, gemm). */
   KIND: 13,
+  /**
+   * Generation of an armed job: the caller has woken the workers early, while it still writes the problem into the
+   * memory, and opens the job under a later generation. Workers woken by it spin (briefly) instead of sleeping.
+   */
+  ARMED: 14,
   /** READY + i: 1 once worker i has instantiated the kernel. */
   READY: 16,
   /** BUSY + i: 1 while worker i is inside a job (from the moment it looks at OPEN until it leaves). */
@@ -279,21 +284,40 @@ function runWorker(init: ThreadInit, parent: PortLike | null): void {
   for (;;) {
     Atomics.wait(ctl, CTL.GEN, seen);
     if (Atomics.load(ctl, CTL.STOP) === 1) return;
-    seen = Atomics.load(ctl, CTL.GEN);
     // BUSY before reading OPEN, and the caller clears OPEN before reading BUSY (both sequentially consistent):
     // either the caller waits for this worker, or this worker sees the job closed and leaves it alone.
     Atomics.store(ctl, CTL.BUSY + i, 1);
-    if (Atomics.load(ctl, CTL.OPEN) === seen) {
-      const ctx = Atomics.load(ctl, CTL.CTX);
-      if (Atomics.load(ctl, CTL.KILL) === i && Atomics.compareExchange(ctl, CTL.KILL, i, 0) === i) {
-        die(init, ctx, parent);
+    for (;;) {
+      seen = Atomics.load(ctl, CTL.GEN);
+      if (Atomics.load(ctl, CTL.OPEN) === seen) {
+        const ctx = Atomics.load(ctl, CTL.CTX);
+        if (Atomics.load(ctl, CTL.KILL) === i && Atomics.compareExchange(ctl, CTL.KILL, i, 0) === i) {
+          die(init, ctx, parent);
+        }
+        const scratch = Atomics.load(ctl, CTL.SCRATCH) + i * Atomics.load(ctl, CTL.STRIDE);
+        const ran = kernel.kernel_shared(Atomics.load(ctl, CTL.KIND), ctx, scratch);
+        Atomics.add(ctl, CTL.WORKER_UNITS, ran);
+        break;
       }
-      const scratch = Atomics.load(ctl, CTL.SCRATCH) + i * Atomics.load(ctl, CTL.STRIDE);
-      const ran = kernel.kernel_shared(Atomics.load(ctl, CTL.KIND), ctx, scratch);
-      Atomics.add(ctl, CTL.WORKER_UNITS, ran);
+      // An armed job opens within microseconds (the caller is copying its inputs): wait for it awake, and join it
+      // under its new generation. Anything else (a job already closed, a stop, a spin that ran out) ends here.
+      if (Atomics.load(ctl, CTL.ARMED) !== seen || !spinWhileArmed(ctl, seen)) break;
     }
     Atomics.store(ctl, CTL.BUSY + i, 0);
     pulse(ctl);
+    if (Atomics.load(ctl, CTL.STOP) === 1) return; // a stop seen while spinning: GEN is already `seen`
+  }
+}
+
+/** The longest a worker spins for an armed job to open before it goes back to sleep (it then wakes on the open). */
+const ARMED_SPIN_MS = 2;
+
+/** Spins while GEN is still the armed generation; true when it moved on (the job opened, or a stop), false on timeout. */
+function spinWhileArmed(ctl: Int32Array, armed: number): boolean {
+  const deadline = performance.now() + ARMED_SPIN_MS;
+  for (let n = 1; ; n++) {
+    if (Atomics.load(ctl, CTL.GEN) !== armed) return true;
+    if ((n & 255) === 0 && performance.now() > deadline) return false;
   }
 }
 

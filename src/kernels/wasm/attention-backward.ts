@@ -18,12 +18,11 @@
 
 import type { AttentionProblem } from '../../reference/attention.js';
 import type { AttentionGradientsResult } from '../../reference/attention-backward.js';
-import { CAUSAL_CODE, CTX_SLOTS, JOB, SLOT } from './abi.js';
-import { writeOperand } from './attention.js';
+import { CTX_SLOTS, JOB, SLOT } from './abi.js';
+import { writeInputs } from './attention.js';
 import { type Pool, poolFor, runOnPool } from './pool.js';
-import { type WasmKernel, getKernel, reserveArena } from './runtime.js';
+import { ArenaCursor, type WasmKernel, getKernel, reserveArena } from './runtime.js';
 
-const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 /** BR and BC of asm/attention.ts: query rows per tile, keys per tile. */
 const QUERY_TILE = 64;
 const KEY_TILE = 64;
@@ -51,12 +50,8 @@ function align8(n: number): number {
 }
 
 function plan(k: WasmKernel, p: AttentionProblem, chunks: number, threads: number) {
-  let at = k.arenaBase;
-  const take = (bytes: number): number => {
-    const start = at;
-    at = align16(at + bytes);
-    return start;
-  };
+  const arena = new ArenaCursor(k);
+  const take = (bytes: number): number => arena.take(bytes);
   const spad = Math.ceil(p.S / KEY_TILE) * KEY_TILE;
   const ctx = take(CTX_SLOTS * 4);
   const q = take(p.query.length * 4);
@@ -78,7 +73,7 @@ function plan(k: WasmKernel, p: AttentionProblem, chunks: number, threads: numbe
   const scratch = take(scratchStride * threads);
   return {
     ctx, q, k: key, v, qOffsets, kOffsets, vOffsets, mask, maskOffsets, gradOut, dqBatch, dkPart, dvPart,
-    gradQ, gradK, gradV, scratch, scratchStride, end: at,
+    gradQ, gradK, gradV, scratch, scratchStride, end: arena.end,
   };
 }
 
@@ -111,33 +106,9 @@ export function wasmAttentionBackward(p: AttentionProblem, gradOutput: Float32Ar
     if (!reserveArena(k, layout.end - k.arenaBase)) return null;
   }
   const buffer = k.memory.buffer;
-  const ctx = new Int32Array(buffer, layout.ctx, CTX_SLOTS);
-  ctx.fill(0);
-  new Float32Array(buffer, layout.q, p.query.length).set(p.query);
-  new Float32Array(buffer, layout.k, p.key.length).set(p.key);
-  new Float32Array(buffer, layout.v, p.value.length).set(p.value);
-  new Int32Array(buffer, layout.qOffsets, batch).set(p.queryOffsets);
-  new Int32Array(buffer, layout.kOffsets, batch).set(p.keyOffsets);
-  new Int32Array(buffer, layout.vOffsets, batch).set(p.valueOffsets);
-  if (p.mask) {
-    const slots = [SLOT.MASK, SLOT.MASK_OFFSETS, SLOT.MASK_ROW, SLOT.MASK_COL] as const;
-    writeOperand(buffer, ctx, p.mask, layout.mask, layout.maskOffsets, slots);
-  }
+  const ctx = writeInputs(buffer, p, layout);
   new Float32Array(buffer, layout.gradOut, batch * N * dv).set(gradOutput.subarray(0, batch * N * dv));
 
-  ctx[SLOT.BATCH] = batch;
-  ctx[SLOT.N] = N;
-  ctx[SLOT.S] = S;
-  ctx[SLOT.D] = d;
-  ctx[SLOT.DV] = dv;
-  ctx[SLOT.Q] = layout.q;
-  ctx[SLOT.K] = layout.k;
-  ctx[SLOT.V] = layout.v;
-  ctx[SLOT.Q_OFFSETS] = layout.qOffsets;
-  ctx[SLOT.K_OFFSETS] = layout.kOffsets;
-  ctx[SLOT.V_OFFSETS] = layout.vOffsets;
-  ctx[SLOT.CAUSAL] = CAUSAL_CODE[p.causal];
-  new Float32Array(buffer, layout.ctx, CTX_SLOTS)[SLOT.SCALE] = p.scale;
   ctx[SLOT.GRAD_OUT] = layout.gradOut;
   ctx[SLOT.DQ_BATCH] = layout.dqBatch;
   ctx[SLOT.DK_PART] = layout.dkPart;

@@ -21,9 +21,8 @@ import type {
 } from '../../reference/attention.js';
 import { CAUSAL_CODE, CTX_SLOTS, JOB, SLOT } from './abi.js';
 import { type Pool, armPool, poolFor, runOnPool } from './pool.js';
-import { type WasmKernel, getKernel, reserveArena } from './runtime.js';
+import { ArenaCursor, type WasmKernel, getKernel, reserveArena } from './runtime.js';
 
-const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 /** Query rows per work unit: BR in asm/attention.ts. */
 const QUERY_TILE = 64;
 
@@ -49,12 +48,8 @@ interface Layout {
 }
 
 function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean, threads: number): Layout {
-  let at = k.arenaBase;
-  const take = (bytes: number): number => {
-    const start = at;
-    at = align16(at + bytes);
-    return start;
-  };
+  const arena = new ArenaCursor(k);
+  const take = (bytes: number): number => arena.take(bytes);
   const ctx = take(CTX_SLOTS * 4);
   const q = take(p.query.length * 4);
   const key = take(p.key.length * 4);
@@ -86,7 +81,7 @@ function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean, threads:
     weights,
     scratch,
     scratchStride,
-    end: at,
+    end: arena.end,
   };
 }
 
@@ -105,6 +100,53 @@ export function writeOperand(
   ctx[slots[1]] = offsets;
   ctx[slots[2]] = op.rowStride;
   ctx[slots[3]] = op.colStride;
+}
+
+/** Where the inputs that the forward and the backward share lie in the arena. */
+export interface InputLayout {
+  ctx: number;
+  q: number;
+  k: number;
+  v: number;
+  qOffsets: number;
+  kOffsets: number;
+  vOffsets: number;
+  mask: number;
+  maskOffsets: number;
+}
+
+/**
+ * Copies the inputs that the forward and the backward share (q, k, v, their per-batch offsets, the mask) into the
+ * arena, and fills their context slots with the sizes, the causal rule and the scale. Returns the context slots, zeroed
+ * first, for the caller to fill its own.
+ */
+export function writeInputs(buffer: ArrayBufferLike, p: AttentionProblem, layout: InputLayout): Int32Array {
+  const ctx = new Int32Array(buffer, layout.ctx, CTX_SLOTS);
+  ctx.fill(0);
+  new Float32Array(buffer, layout.q, p.query.length).set(p.query);
+  new Float32Array(buffer, layout.k, p.key.length).set(p.key);
+  new Float32Array(buffer, layout.v, p.value.length).set(p.value);
+  new Int32Array(buffer, layout.qOffsets, p.batch).set(p.queryOffsets);
+  new Int32Array(buffer, layout.kOffsets, p.batch).set(p.keyOffsets);
+  new Int32Array(buffer, layout.vOffsets, p.batch).set(p.valueOffsets);
+  if (p.mask) {
+    const slots = [SLOT.MASK, SLOT.MASK_OFFSETS, SLOT.MASK_ROW, SLOT.MASK_COL] as const;
+    writeOperand(buffer, ctx, p.mask, layout.mask, layout.maskOffsets, slots);
+  }
+  ctx[SLOT.BATCH] = p.batch;
+  ctx[SLOT.N] = p.N;
+  ctx[SLOT.S] = p.S;
+  ctx[SLOT.D] = p.d;
+  ctx[SLOT.DV] = p.dv;
+  ctx[SLOT.Q] = layout.q;
+  ctx[SLOT.K] = layout.k;
+  ctx[SLOT.V] = layout.v;
+  ctx[SLOT.Q_OFFSETS] = layout.qOffsets;
+  ctx[SLOT.K_OFFSETS] = layout.kOffsets;
+  ctx[SLOT.V_OFFSETS] = layout.vOffsets;
+  ctx[SLOT.CAUSAL] = CAUSAL_CODE[p.causal];
+  new Float32Array(buffer, layout.ctx, CTX_SLOTS)[SLOT.SCALE] = p.scale;
+  return ctx;
 }
 
 /** Writes (zero) into every 4 KiB page of a new array, so that the OS maps its pages now rather than in a later copy. */
@@ -149,38 +191,12 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
   // that they are awake by the time the inputs are copied and the job opens.
   if (pool) armPool(pool, units);
   const buffer = k.memory.buffer;
-  const ctx = new Int32Array(buffer, layout.ctx, CTX_SLOTS);
-  ctx.fill(0);
-  new Float32Array(buffer, layout.q, p.query.length).set(p.query);
-  new Float32Array(buffer, layout.k, p.key.length).set(p.key);
-  new Float32Array(buffer, layout.v, p.value.length).set(p.value);
-  new Int32Array(buffer, layout.qOffsets, batch).set(p.queryOffsets);
-  new Int32Array(buffer, layout.kOffsets, batch).set(p.keyOffsets);
-  new Int32Array(buffer, layout.vOffsets, batch).set(p.valueOffsets);
-  if (p.mask) {
-    const slots = [SLOT.MASK, SLOT.MASK_OFFSETS, SLOT.MASK_ROW, SLOT.MASK_COL] as const;
-    writeOperand(buffer, ctx, p.mask, layout.mask, layout.maskOffsets, slots);
-  }
+  const ctx = writeInputs(buffer, p, layout);
   if (p.bias) {
     const slots = [SLOT.BIAS, SLOT.BIAS_OFFSETS, SLOT.BIAS_ROW, SLOT.BIAS_COL] as const;
     writeOperand(buffer, ctx, p.bias, layout.bias, layout.biasOffsets, slots);
   }
-
-  ctx[SLOT.BATCH] = batch;
-  ctx[SLOT.N] = N;
-  ctx[SLOT.S] = S;
-  ctx[SLOT.D] = p.d;
-  ctx[SLOT.DV] = dv;
-  ctx[SLOT.Q] = layout.q;
-  ctx[SLOT.K] = layout.k;
-  ctx[SLOT.V] = layout.v;
-  ctx[SLOT.Q_OFFSETS] = layout.qOffsets;
-  ctx[SLOT.K_OFFSETS] = layout.kOffsets;
-  ctx[SLOT.V_OFFSETS] = layout.vOffsets;
-  ctx[SLOT.CAUSAL] = CAUSAL_CODE[p.causal];
-  const floats = new Float32Array(buffer, layout.ctx, CTX_SLOTS);
-  floats[SLOT.SCALE] = p.scale;
-  floats[SLOT.SOFTCAP] = p.softcap;
+  new Float32Array(buffer, layout.ctx, CTX_SLOTS)[SLOT.SOFTCAP] = p.softcap;
   ctx[SLOT.OUT] = layout.out;
   ctx[SLOT.WEIGHTS] = layout.weights;
   ctx[SLOT.V_LENGTH] = p.value.length;

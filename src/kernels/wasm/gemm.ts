@@ -14,9 +14,8 @@
 import type { GemmProblem } from '../../reference/linear.js';
 import { CTX_SLOTS, GEMM_SLOT, JOB, SLOT } from './abi.js';
 import { type Pool, poolFor, runOnPool } from './pool.js';
-import { getKernel, reserveArena } from './runtime.js';
+import { ArenaCursor, getKernel, reserveArena } from './runtime.js';
 
-const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 /** Output rows and columns per work unit (GM × GN_NT or GN_NN in asm/gemm.ts). */
 const ROWS_PER_UNIT = 64;
 const COLS_PER_UNIT = { nt: 32, nn: 64 } as const;
@@ -35,12 +34,8 @@ export function wasmGemm(p: GemmProblem): Float32Array | null {
   const scratchStride = 128; // gemm_prepare's GEMM_SCRATCH (one 4 × 8 tile), 16-byte aligned
   let pool: Pool | null = poolFor(k, units, 2 * M * N * K);
   const plan = (threads: number) => {
-    let at = k.arenaBase;
-    const take = (bytes: number): number => {
-      const start = at;
-      at = align16(at + bytes);
-      return start;
-    };
+    const arena = new ArenaCursor(k);
+    const take = (bytes: number): number => arena.take(bytes);
     const ctx = take(CTX_SLOTS * 4);
     const pa = take(a.length * 4);
     const pb = take(b.length * 4);
@@ -48,7 +43,7 @@ export function wasmGemm(p: GemmProblem): Float32Array | null {
     const pc = take(M * N * 4);
     const scratch = take(scratchStride * threads);
     take(SLACK);
-    return { ctx, pa, pb, pbias, pc, scratch, end: at };
+    return { ctx, pa, pb, pbias, pc, scratch, end: arena.end };
   };
   let layout = plan(1 + (pool?.workers ?? 0));
   if (!reserveArena(k, layout.end - k.arenaBase)) {

@@ -144,3 +144,16 @@ export function reserveArena(k: WasmKernel, bytes: number): boolean {
     return false; // the host refused the memory: the caller declines and the reference runs
   }
 }
+
+/** A bump allocator over the arena: `take(bytes)` returns the next 16-byte-aligned offset; `end` is the first free one. */
+export class ArenaCursor {
+  end: number;
+  constructor(k: WasmKernel) {
+    this.end = k.arenaBase;
+  }
+  take(bytes: number): number {
+    const start = this.end;
+    this.end = Math.ceil((start + bytes) / 16) * 16;
+    return start;
+  }
+}

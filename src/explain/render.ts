@@ -191,10 +191,16 @@ export function chooseHead(
   const referent = `"${doc.tokens[p.referent]}"`;
   const asked = layer !== undefined || head !== undefined;
   const among = count === 1 ? `the only head${asked ? ' asked for' : ''}` : `of the ${count} heads${layer !== undefined ? ` in layer ${layer}` : head !== undefined ? ` numbered ${head}` : ''}`;
+  const supervised = doc.model.supervisedHead;
+  const trained =
+    supervised?.layer === best.layer && supervised.head === best.head
+      ? ' Training taught this head to attend from the pronoun to the referent (an attention loss); the other heads of' +
+        ' its layer learned it unasked (docs/LEARNING.md).'
+      : '';
   return {
     layer: best.layer,
     head: best.head,
-    why: `${among}, it gives the predicted referent ${referent} the most weight from ${me} (${best.weight.toFixed(3)}).`,
+    why: `${among}, it gives the predicted referent ${referent} the most weight from ${me} (${best.weight.toFixed(3)}).${trained}`,
   };
 }
 

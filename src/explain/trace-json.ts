@@ -27,7 +27,14 @@ export interface ExplainJson {
   version: 1;
   sentence: string;
   tokens: string[];
-  model: { layers: number; heads: number; embedDim: number; headDim: number };
+  model: {
+    layers: number;
+    heads: number;
+    embedDim: number;
+    headDim: number;
+    /** A head that training taught to attend from the pronoun to the referent (an attention loss), if any. */
+    supervisedHead?: { layer: number; head: number };
+  };
   /** layers[l].heads[h] */
   layers: { heads: HeadTraceJson[] }[];
   /** The model's answer at the pronoun, when the model makes one. */
@@ -102,6 +109,14 @@ export function parseExplainJson(text: string): ExplainJson {
   if (!Array.isArray(d.tokens) || !d.tokens.every((t) => typeof t === 'string')) return fail('tokens must be strings');
   const N = d.tokens.length;
   if (!Array.isArray(d.layers) || d.layers.length === 0) return fail('layers must be a non-empty array');
+  const supervised = d.model?.supervisedHead;
+  if (supervised !== undefined) {
+    const { layer, head } = supervised;
+    const heads = d.layers[layer]?.heads?.length ?? 0;
+    if (!Number.isInteger(layer) || !Number.isInteger(head) || head < 0 || head >= heads) {
+      return fail(`model.supervisedHead ${JSON.stringify(supervised)} names no head of the document`);
+    }
+  }
   const isMatrix = (m: unknown, rows: number, nullable = false): boolean =>
     Array.isArray(m) &&
     m.length === rows &&

@@ -37,6 +37,8 @@ test('qkv explain: the default sentence, plain text when the output is not a ter
   assert.match(text, /Prediction: "it" → "cat" [01]\.\d\d \(the other candidate: "mat" [01]\.\d\d\)/);
   assert.match(text, /Expected: "cat", since "tired" describes an animal; the model is right\./);
   assert.ok(text.indexOf('Prediction:') < text.indexOf('Expected:'));
+  // The bundled model's best head is the one its training supervised, and the text says so.
+  assert.match(text.replace(/\s+/g, ' '), /in layer 1 head 0: .* Training taught this head to attend from the pronoun to the referent/);
   for (const line of text.split('\n')) assert.ok([...line].length <= 80, `line wider than 80: ${line}`);
   assert.equal(m.stderr(), '');
 });
@@ -134,6 +136,7 @@ test('qkv train: a tiny run writes a model that explain can load, with a line pe
     assert.match(m.stdout(), /Wrote .*tiny\.safetensors .*Held-out accuracy: [\d.]+ % of 1000 test sentences/s);
     const model = await loadCorefModel(out);
     assert.equal(model.config.numLayers, 2);
+    assert.equal(model.attentionLoss, 1); // recorded in the file, so explain can say which head was supervised
     const e = memoryIO();
     assert.equal(await run(['explain', '--model', out], e.io), 0, e.stderr());
     assert.match(e.stdout(), /Prediction: "it" → /);

@@ -205,7 +205,8 @@ function renderPrediction(): void {
     ...others.map((c) => `; "${c.token}" ${c.probability.toFixed(2)}`),
     '.',
     html('br', {}),
-    `The head that looks most from "${p.pronoun}" to "${p.referent}": layer ${link.layer}, head ${link.head}, weight ${link.weight.toFixed(2)}. `,
+    `The head that looks most from "${p.pronoun}" to "${p.referent}": layer ${link.layer}, head ${link.head}, weight ${link.weight.toFixed(2)}` +
+      (doc.model.supervisedHead?.layer === link.layer && doc.model.supervisedHead.head === link.head ? ' (training taught this head to do so; the other heads of its layer learned it unasked). ' : '. '),
     button,
   );
 }

@@ -88,6 +88,9 @@ export class CorefModel extends Module {
     return { layer: this.config.numLayers - 1, head: 0 };
   }
 
+  /** The weight of that loss in the training that made this model (0: no head was supervised). */
+  attentionLoss = 0;
+
   /** Parameters are drawn from one stream seeded by `seed`, in the order the modules are built. */
   constructor(config: Partial<CorefModelConfig> = {}, seed = 0) {
     super('CorefModel');
@@ -229,6 +232,7 @@ export class CorefModel extends Module {
     }
     const model = new CorefModel(config);
     loadCheckpoint(model, bytes);
+    model.attentionLoss = Number(meta.attentionLoss ?? 0) || 0;
     return model.eval();
   }
 }
@@ -283,6 +287,7 @@ export function explainSentence(model: CorefModel, sentence: string): ExplainJso
     model: { layers: numLayers, heads: numHeads, embedDim: dModel, headDim: dModel / numHeads },
     layers: layers.map((t) => ({ heads: headsToJson(t) })),
   };
+  if (model.attentionLoss > 0) doc.model.supervisedHead = model.corefHead;
   if ('pronoun' in found) {
     const probabilities = candidateProbabilities(logits, found.candidates.map((i) => ids[i]));
     doc.prediction = {

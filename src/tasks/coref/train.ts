@@ -153,6 +153,7 @@ export function trainCoref(options: TrainOptions = {}): TrainResult {
     }
   }
   model.eval();
+  model.attentionLoss = o.attentionLoss;
   return { model, losses, accuracies, elapsedMs: performance.now() - start, options: o };
 }
 

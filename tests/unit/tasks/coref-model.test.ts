@@ -143,7 +143,7 @@ test('explain JSON: every layer and head, rows that sum to 1, and it parses as a
   const parsed = parseExplainJson(JSON.stringify(doc));
   assert.deepEqual(parsed.tokens, ['the', 'cat', 'sat', 'on', 'the', 'mat', 'because', 'it', 'was', 'tired']);
   assert.equal(parsed.layers.length, model.config.numLayers);
-  assert.deepEqual(parsed.model, { layers: 2, heads: 4, embedDim: 64, headDim: 16 });
+  assert.deepEqual(parsed.model, { layers: 2, heads: 4, embedDim: 64, headDim: 16, supervisedHead: { layer: 1, head: 0 } });
   for (const layer of parsed.layers) {
     assert.equal(layer.heads.length, 4);
     for (const head of layer.heads) {
@@ -176,4 +176,14 @@ test('explainSentence: unknown words name themselves and suggest known ones; no 
 test('candidateProbabilities is the softmax over the candidates\' logits', () => {
   const logits = new Float32Array([0, 2, 0, Math.log(3) + 2]);
   assertAllClose(candidateProbabilities(logits, [1, 3]), [0.25, 0.75], 1e-6, 1e-6, 'probabilities');
+});
+
+test('explain JSON names the supervised head of a model trained with the attention loss, and only then', async () => {
+  const doc = explainSentence(await bundled, DEFAULT_SENTENCE);
+  assert.deepEqual(doc.model.supervisedHead, { layer: 1, head: 0 });
+  assert.deepEqual(parseExplainJson(JSON.stringify(doc)).model.supervisedHead, { layer: 1, head: 0 });
+  const untrained = explainSentence(new CorefModel({}, 3), DEFAULT_SENTENCE);
+  assert.equal(untrained.model.supervisedHead, undefined);
+  const bad = { ...doc, model: { ...doc.model, supervisedHead: { layer: 1, head: 9 } } };
+  assert.throws(() => parseExplainJson(JSON.stringify(bad)), /model\.supervisedHead .* names no head of the document/);
 });

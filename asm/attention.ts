@@ -97,7 +97,7 @@ let gCareful: bool = false;
 // Scratch of the running thread, carved from the pointer it passes in (see scratchBytes for the sizes).
 export let sQ: usize = 0; //      [BR, d]   the unit's query rows, zero-padded past N
 export let sKT: usize = 0; //     [d, BC]   the key tile, transposed, zero-padded past S
-let sV: usize = 0; //      [BC, dvp] the value tile, zero-padded (or a direct pointer into V, see packV)
+let sV: usize = 0; //      [BC, dvp] the value tile, zero-padded past dv (or a direct pointer into V, see packV)
 export let sS: usize = 0; //      [BR, BC]  scores, then probabilities
 let sAcc: usize = 0; //    [BR, dvp] output accumulators
 let sM: usize = 0; //      [BR]      running max
@@ -242,7 +242,10 @@ export function packQ(b: i32, i0: i32, rows: i32): void {
   if (rows < BR) memory.fill(sQ + ((<usize>rows * d) << 2), 0, (<usize>(BR - rows) * d) << 2);
 }
 
-/** Transposes keys [j0, j0 + cols) of batch b into sKT [d, BC], 4×4 blocks at a time; zeros past S. */
+/**
+ * Transposes keys [j0, j0 + cols) of batch b into sKT [d, BC], 4×4 blocks at a time, with zeros up to the next
+ * multiple of 8 keys (qk's block); qk reads no further.
+ */
 function packK(b: i32, j0: i32, cols: i32): void {
   const d = gD;
   const rowBytes = <usize>d << 2;
@@ -282,7 +285,7 @@ function packK(b: i32, j0: i32, cols: i32): void {
       store<f32>(at, load<f32>(k3 + off), 12);
     }
   }
-  for (let j = full4; j < BC; j++) {
+  for (let j = full4; j < ((cols + 7) & ~7); j++) {
     const krow = base + <usize>j * rowBytes;
     for (let c = 0; c < d; c++) {
       const v: f32 = j < cols ? load<f32>(krow + (<usize>c << 2)) : 0;
@@ -292,40 +295,37 @@ function packK(b: i32, j0: i32, cols: i32): void {
 }
 
 /**
- * Makes sV point at keys [j0, j0 + cols) of batch b's values as [BC, gVRow]. A full tile whose dv is a multiple of
- * 8 is read in place; otherwise it is copied into [BC, dvp] with zeros past dv and past S, so that the register
- * tile never reads outside the tile.
+ * Makes sV point at keys [j0, j0 + cols) of batch b's values as [cols, gVRow] (pv and pvCareful read no key past
+ * cols). Values whose dv is a multiple of 8 are read in place; otherwise the tile is copied into [cols, dvp] with
+ * zeros past dv, so that the register tile never reads outside it.
  */
 function packV(b: i32, j0: i32, cols: i32, scratchV: usize): void {
   const dv = <usize>gDV;
   const dvp = <usize>gDVP;
   const src = gV + ((<usize>i32At(gVOffsets, b) + <usize>j0 * dv) << 2);
-  if (cols == BC && dv == dvp) {
+  if (dv == dvp) {
     sV = src;
     gVRow = gDV;
     return;
   }
   sV = scratchV;
   gVRow = gDVP;
-  for (let j = 0; j < BC; j++) {
+  for (let j = 0; j < cols; j++) {
     const dst = scratchV + ((<usize>j * dvp) << 2);
-    if (j < cols) {
-      memory.copy(dst, src + ((<usize>j * dv) << 2), dv << 2);
-      if (dvp > dv) memory.fill(dst + (dv << 2), 0, (dvp - dv) << 2);
-    } else {
-      memory.fill(dst, 0, dvp << 2);
-    }
+    memory.copy(dst, src + ((<usize>j * dv) << 2), dv << 2);
+    memory.fill(dst + (dv << 2), 0, (dvp - dv) << 2);
   }
 }
 
 // ---- scores ----------------------------------------------------------------------------------------------------
 /**
- * sS[BR, BC] = sQ[BR, d] · sKT[d, BC] (q already scaled) for the row blocks that hold real rows. Register tile:
- * 4 rows × 8 keys in eight f32x4 accumulators; each step over c loads 8 keys of Kᵀ (two vectors) and splats 4 query
- * values.
+ * sS[BR, 0..cols) = sQ[BR, d] · sKT[d, BC] (q already scaled) for the row blocks that hold real rows, in blocks of 8
+ * keys (scoreTile then blocks every key from cols on, so the columns this leaves unwritten are never read).
+ * Register tile: 4 rows × 8 keys in eight f32x4 accumulators; each step over c loads 8 keys of Kᵀ (two vectors) and
+ * splats 4 query values.
  * The sum over c runs in increasing c, one product at a time (no FMA in plain SIMD).
  */
-function qk(rows: i32): void {
+function qk(rows: i32, cols: i32): void {
   const d = <usize>gD;
   const qRow = d << 2;
   const kStep = <usize>BC << 2;
@@ -335,7 +335,7 @@ function qk(rows: i32): void {
     const q2 = q1 + qRow;
     const q3 = q2 + qRow;
     const out = sS + (<usize>(r0 * BC) << 2);
-    for (let j = 0; j < BC; j += 8) {
+    for (let j = 0; j < cols; j += 8) {
       let a00 = f32x4.splat(0);
       let a01 = f32x4.splat(0);
       let a10 = f32x4.splat(0);
@@ -384,7 +384,7 @@ function qk(rows: i32): void {
  */
 export function scoreTile(b: i32, i0: i32, rows: i32, j0: i32, cols: i32, wantAllowed: bool): void {
   packK(b, j0, cols);
-  qk(rows);
+  qk(rows, cols);
   const negInf = f32x4.splat(NEG_INF);
   const iota = i32x4(0, 1, 2, 3);
   for (let r = 0; r < BR; r++) {
@@ -539,11 +539,12 @@ function softmaxUpdate(rows: i32): void {
 
 // ---- P·V -------------------------------------------------------------------------------------------------------
 /**
- * acc[r, :] = acc[r, :] · α[r] + Σ_jj p[r, jj] · V[jj, :], for the row blocks that hold real rows. Register tile:
- * 4 rows × 8 value columns in eight f32x4 accumulators, summed over the tile's keys in increasing order. Every key
- * of the tile is read, blocked ones with p = 0, which is exact only because V is finite here (see pvCareful).
+ * acc[r, :] = acc[r, :] · α[r] + Σ_jj p[r, jj] · V[jj, :] over the tile's keys jj < cols, for the row blocks that
+ * hold real rows. Register tile: 4 rows × 8 value columns in eight f32x4 accumulators, summed over the keys in
+ * increasing order. Every key below cols is read, blocked ones with p = 0, which is exact only because V is finite
+ * here (see pvCareful); the keys from cols on, all blocked, are skipped.
  */
-function pv(rows: i32): void {
+function pv(rows: i32, cols: i32): void {
   const dvp = gDVP;
   const accRow = <usize>dvp << 2;
   const vRow = <usize>gVRow << 2;
@@ -566,7 +567,7 @@ function pv(rows: i32): void {
       let a31 = f32x4.mul(v128.load(a + 3 * accRow, 16), alpha3);
       let vp = sV + (<usize>c << 2);
       // The four rows' probabilities of key jj are BC floats apart: immediate offsets, one address per key.
-      const pEnd = p0 + sRow;
+      const pEnd = p0 + (<usize>cols << 2);
       for (let pp = p0; pp < pEnd; pp += 4) {
         const v0 = v128.load(vp);
         const v1 = v128.load(vp, 16);
@@ -636,7 +637,7 @@ function runUnit(u: i32, scratchV: usize): void {
     store<f32>(sL + (<usize>r << 2), 0);
     store<f32>(sAlpha + (<usize>r << 2), 1); // rows past N keep α = 1 (their p is 0, so acc stays 0)
   }
-  memory.fill(sAcc, 0, (<usize>BR * <usize>dvp) << 2);
+  memory.fill(sAcc, 0, (<usize>((rows + 3) & ~3) * <usize>dvp) << 2); // the row blocks pv reads
 
   // Causal: the tile's last row allows keys j < kEnd; tiles from kEnd on are blocked for every row and skipped.
   let kEnd = gS;
@@ -648,7 +649,7 @@ function runUnit(u: i32, scratchV: usize): void {
     softmaxUpdate(rows);
     packV(b, j0, cols, scratchV);
     if (gCareful) pvCareful(rows, cols);
-    else pv(rows);
+    else pv(rows, cols);
   }
 
   // out = acc / l; a row whose max stayed -Inf had no allowed key: 0.

@@ -12,6 +12,11 @@ export interface TimingBox {
   minReps: number;
   /** Most timed repetitions. */
   maxReps: number;
+  /**
+   * Untimed warm-up before the repetitions, in ms, for rows whose first call took less than this: enough calls for
+   * the JIT, WebAssembly tier-up and the allocator to settle (a sub-millisecond call needs tens to hundreds of calls).
+   */
+  warmupMs: number;
 }
 
 export interface Timing {
@@ -45,20 +50,32 @@ export function summarize(samples: number[]): Timing {
   };
 }
 
-/**
- * Warms `run` up and times it. The caller has already run it once (to validate its result), so one more warm-up
- * call is made only when that first call was fast: slow rows are dominated by arithmetic, not by JIT or allocation.
- */
-export async function timeRuns(run: () => unknown, box: TimingBox, firstRunMs: number): Promise<Timing> {
-  if (firstRunMs < box.budgetMs / 4) await run();
+/** Untimed calls of `run` for `ms` milliseconds (at least one): JIT, WebAssembly tier-up and the allocator settle. */
+export async function warmUp(run: () => unknown, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  do await run();
+  while (performance.now() < end);
+}
+
+/** Timed calls of `run` for `budgetMs` (at least minReps, at most maxReps calls); their durations in ms. */
+export async function collect(run: () => unknown, budgetMs: number, minReps: number, maxReps: number): Promise<number[]> {
   const samples: number[] = [];
   const start = performance.now();
-  while (samples.length < box.maxReps && (samples.length < box.minReps || performance.now() - start < box.budgetMs)) {
+  while (samples.length < maxReps && (samples.length < minReps || performance.now() - start < budgetMs)) {
     const t0 = performance.now();
     await run();
     samples.push(performance.now() - t0);
   }
-  return summarize(samples);
+  return samples;
+}
+
+/**
+ * Warms `run` up and times it. The caller has already run it once (to validate its result), so warm-up calls are made
+ * only when that first call was fast: slow rows are dominated by arithmetic, not by JIT or allocation.
+ */
+export async function timeRuns(run: () => unknown, box: TimingBox, firstRunMs: number): Promise<Timing> {
+  if (firstRunMs < box.warmupMs) await warmUp(run, box.warmupMs);
+  return summarize(await collect(run, box.budgetMs, box.minReps, box.maxReps));
 }
 
 /** Times one call, returning its result and its duration in ms. */

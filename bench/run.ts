@@ -22,8 +22,8 @@ import * as qkv from '../src/index.js';
 import { Tensor, availableBackends, getNumThreads } from '../src/index.js';
 import { TOL, relativeError } from '../tests/tolerances.js';
 import { type Oracle, forwardFlops, mhaCase, oracleError, sampledOracle, sdpaCase } from './cases.js';
-import { type Case, type Impl, allImpls } from './impls.js';
-import { RssSampler, type TimingBox, timeOnce, timeRuns } from './measure.js';
+import { type Case, type Impl, type Runner, allImpls } from './impls.js';
+import { RssSampler, type Timing, type TimingBox, collect, summarize, timeOnce, timeRuns, warmUp } from './measure.js';
 import { type MemoryResult, type MemorySpec } from './memory.js';
 import { type MemoryRow, type Results, type Row, SECTIONS, type Section, notesOf, planFor, renderDoc } from './report.js';
 
@@ -164,11 +164,41 @@ function skipReason(impl: Impl, c: Case, family: string, slack = 1): string | nu
 
 // ---- one forward workload ----
 
+/** A validated implementation of the current workload, waiting to be timed together with the others. */
+interface Waiting {
+  row: Row;
+  runner: Runner;
+  samples: number[];
+  /** The largest RSS seen while this row ran, in bytes, and the RSS when it started. */
+  peak: number;
+  start: number;
+}
+
+/**
+ * One forward workload: every implementation is prepared and validated in turn. A row whose validation call took
+ * less than plan.interleaveMs is then timed together with the workload's other fast rows, in rounds (timeTogether);
+ * a slower row is timed at once, on its own.
+ */
 async function runCase(section: Section, workload: string, c: Case, family: string): Promise<void> {
   const flops = forwardFlops(c);
   const caseRows: Row[] = [];
+  const waiting: Waiting[] = [];
   let oracle: Oracle | null = null;
   const base = { section, workload, N: c.N, causal: c.kind === 'sdpa' && c.causal };
+  const finish = (row: Row, timing: Timing) => {
+    row.status = 'ok';
+    row.timing = { medianMs: timing.medianMs, minMs: timing.minMs, maxMs: timing.maxMs, q1Ms: timing.q1Ms, q3Ms: timing.q3Ms, reps: timing.samples.length };
+    row.gflops = flops / timing.medianMs / 1e6;
+    rates.set(`${row.impl}|${family}`, flops / timing.medianMs);
+  };
+  const fail = (row: Row, e: unknown) => {
+    row.status = 'failed';
+    row.note = shorten((e instanceof Error ? e.message : String(e)).split('\n')[0]);
+  };
+  const rss = (row: Row, peak: number, start: number) => {
+    row.peakRssMiB = peak / MiB;
+    row.rssGrowthMiB = (peak - start) / MiB;
+  };
   for (const impl of impls) {
     const row: Row = { ...base, impl: impl.id, family: impl.family, status: 'skipped' };
     caseRows.push(row);
@@ -183,50 +213,86 @@ async function runCase(section: Section, workload: string, c: Case, family: stri
       continue;
     }
     sampler.reset();
+    let runner: Runner | null = null;
     try {
-      const runner = await impl.prepare(c);
-      if (typeof runner === 'string') {
-        row.note = runner;
+      const prepared = await impl.prepare(c);
+      if (typeof prepared === 'string') {
+        row.note = prepared;
         printRow(row);
         continue;
       }
-      try {
-        const first = await timeOnce(() => runner.run());
-        const output = runner.output();
-        if (impl.id === 'qkv reference') {
-          // The full reference output is the oracle at this size; it is the specification, so it is not checked.
-          oracle = { expected: output.slice(), rows: null, describe: 'reference (full output)' };
-          row.validatedAgainst = 'is the oracle';
-          row.relError = 0;
-        } else {
-          oracle ??= sampledOracle(c, SAMPLED_ROWS);
-          row.relError = oracleError(c, oracle, output);
-          row.validatedAgainst = oracle.describe;
-          if (!(row.relError <= TOLERANCE)) {
-            row.status = 'invalid';
-            row.note = `relative error ${row.relError.toExponential(2)} > ${TOLERANCE} against the ${oracle.describe}; not timed`;
-            printRow(row);
-            continue;
-          }
+      runner = prepared;
+      const first = await timeOnce(() => prepared.run());
+      const output = prepared.output();
+      if (impl.id === 'qkv reference') {
+        // The full reference output is the oracle at this size; it is the specification, so it is not checked.
+        oracle = { expected: output.slice(), rows: null, describe: 'reference (full output)' };
+        row.validatedAgainst = 'is the oracle';
+        row.relError = 0;
+      } else {
+        oracle ??= sampledOracle(c, SAMPLED_ROWS);
+        row.relError = oracleError(c, oracle, output);
+        row.validatedAgainst = oracle.describe;
+        if (!(row.relError <= TOLERANCE)) {
+          row.status = 'invalid';
+          row.note = `relative error ${row.relError.toExponential(2)} > ${TOLERANCE} against the ${oracle.describe}; not timed`;
         }
-        const timing = await timeRuns(() => runner.run(), plan.box, first.ms);
-        row.status = 'ok';
-        row.timing = { medianMs: timing.medianMs, minMs: timing.minMs, maxMs: timing.maxMs, q1Ms: timing.q1Ms, q3Ms: timing.q3Ms, reps: timing.samples.length };
-        row.gflops = flops / timing.medianMs / 1e6;
-        rates.set(`${impl.id}|${family}`, flops / timing.medianMs);
-      } finally {
-        await runner.dispose();
       }
+      if (row.status === 'skipped' && first.ms < plan.interleaveMs) {
+        waiting.push({ row, runner, samples: [], peak: sampler.read(), start: sampler.start });
+        runner = null; // timed and disposed by timeTogether
+        continue;
+      }
+      if (row.status === 'skipped') finish(row, await timeRuns(() => prepared.run(), plan.box, first.ms));
     } catch (e) {
-      row.status = 'failed';
-      row.note = shorten((e instanceof Error ? e.message : String(e)).split('\n')[0]);
+      fail(row, e);
+    } finally {
+      await runner?.dispose();
     }
-    row.peakRssMiB = sampler.read() / MiB;
-    row.rssGrowthMiB = row.peakRssMiB - sampler.start / MiB;
+    rss(row, sampler.read(), sampler.start);
     printRow(row);
+  }
+  await timeTogether(waiting, fail);
+  for (const w of waiting) {
+    if (w.row.status === 'skipped') finish(w.row, summarize(w.samples));
+    rss(w.row, w.peak, w.start);
+    printRow(w.row);
   }
   finishCase(caseRows);
   rows.push(...caseRows);
+}
+
+/**
+ * Times a workload's fast rows together, so that a slow or a fast spell of this shared machine falls on all of them
+ * alike: each is warmed up, then they take turns in plan.rounds rounds of budgetMs / rounds each (each turn starts
+ * with one untimed call), and the row that goes first moves on by one every round. Every row keeps its own samples; a row that throws is marked failed and
+ * leaves the rotation. Disposes every runner.
+ */
+async function timeTogether(waiting: Waiting[], fail: (row: Row, e: unknown) => void): Promise<void> {
+  const { box, rounds } = plan;
+  const live = () => waiting.filter((w) => w.row.status === 'skipped');
+  const slice = async (w: Waiting, body: () => Promise<void>) => {
+    sampler.reset();
+    try {
+      await body();
+    } catch (e) {
+      fail(w.row, e);
+    }
+    w.peak = Math.max(w.peak, sampler.read());
+  };
+  for (const w of live()) await slice(w, () => warmUp(() => w.runner.run(), box.warmupMs));
+  for (let round = 0; round < rounds; round++) {
+    const turn = live();
+    for (let i = 0; i < turn.length; i++) {
+      const w = turn[(i + round) % turn.length];
+      const reps = (n: number) => Math.ceil(n / rounds);
+      await slice(w, async () => {
+        await w.runner.run(); // untimed: the previous implementation's threads may still be winding down
+        w.samples.push(...(await collect(() => w.runner.run(), box.budgetMs / rounds, reps(box.minReps), reps(box.maxReps))));
+      });
+    }
+  }
+  for (const w of waiting) await w.runner.dispose();
 }
 
 /** Fills in each row's ratio to the fastest valid qkv backend of the same workload. */

@@ -12,8 +12,9 @@
 //   2. writes ctx, scratch and the kind into the control block, sets OPEN = GEN = next generation, notifies GEN;
 //   3. does its side work (allocating its results) while the workers start, then takes units itself from the
 //      kernel's atomic counter (kernel_shared) until none is left;
-//   4. closes the job (OPEN = 0), spins briefly, then blocks in Atomics.wait(PULSE) until no worker is BUSY;
-//   5. fails the call if a worker died inside it (DEATHS moved).
+//   4. closes the job (OPEN = 0), spins briefly, then blocks in Atomics.wait(PULSE) until no worker is BUSY, or
+//      until the supervisor's heartbeat has been still for SUPERVISOR_SILENCE_MS;
+//   5. fails the call if a worker died inside it (DEATHS moved) or the supervisor stopped (the heartbeat did).
 // A worker sets BUSY before it reads OPEN, and the caller clears OPEN before it reads BUSY, so a worker either
 // joins the job and is waited for, or sees it closed and touches nothing. A slow worker therefore never delays a
 // call and never runs with a stale context; no unit is run twice (the counter) or skipped (the caller waits for
@@ -23,6 +24,23 @@
 // supervisor, whose loop is free, sees it, counts the death in DEATHS if the worker was BUSY, clears its BUSY,
 // wakes the caller, and spawns a replacement. The call then fails with a WorkerError naming the worker and why it died;
 // the next call runs normally (the replacement joins when it is ready, and jobs do not wait for it).
+// The supervisor's own death has no witness: its workers end with it (nested workers), their BUSY stays set and
+// nobody pulses. So the supervisor bumps HEARTBEAT every HEARTBEAT_MS (worker.ts), and a caller that waits for
+// BUSY workers gives up once the heartbeat has been still for SUPERVISOR_SILENCE_MS (seen at two checks in a row,
+// one wait slice apart). It then stops that pool (STOP; its control block is never used again) and fails the
+// call with a WorkerError; the next call starts a new pool, with a new supervisor and control block.
+//
+// Survivors: a worker outlives a silent supervisor only if the supervisor was not dead but starved of CPU for
+// SUPERVISOR_SILENCE_MS (hence the generous default); a dead supervisor's workers end with it (Node joins a
+// worker's nested workers as it exits; a closed Web Worker's workers are terminated). A survivor cannot join a
+// later job: OPEN is 0 and STOP is 1 in the given-up control block, which no later job uses. But it may still be
+// inside kernel_shared of the job given up: it would finish its current unit, writing that job's rows and its
+// scratch into the arena, then read the context's counter, which the next call's prepare resets when its context
+// block lands at the same address, and run a unit of the next job with the old job's pointers. So the pool given
+// up is stopped (STOP) but not terminated, and the next call, before it writes to the memory, waits in poolFor
+// (settleRetired) until that pool's BUSY workers have left, for as long as its supervisor's heartbeat says it is
+// alive; then it ends the pool's threads. Only a supervisor that stays silent through both waits while its worker
+// runs could leave a survivor writing into a later call.
 //
 // Where threads cannot run, calls use one thread: no SharedArrayBuffer (a page without cross-origin isolation, so
 // the runtime loaded the plain-memory build), a browser's main thread (it may not block in Atomics.wait), or no
@@ -41,6 +59,7 @@ import { WASM_SHARED_BASE64 } from './module.generated.js';
 import { type WasmKernel, getKernel } from './runtime.js';
 import {
   CTL,
+  HEARTBEAT_MS,
   KILL_MODE,
   MAX_WORKERS,
   type ThreadEvents,
@@ -74,6 +93,12 @@ const WAIT_SLICE_MS = 100;
  * at most one unit from done (tens of µs on small problems), and being woken from Atomics.wait costs about as much.
  */
 const CALLER_SPIN_MS = 0.25;
+/**
+ * How long the supervisor's heartbeat (every HEARTBEAT_MS) may stay still, while the caller waits for BUSY workers,
+ * before the caller gives the pool up. Sixty beats, so that a supervisor that is merely descheduled on an overloaded
+ * machine, or slowed by a long garbage collection, is not declared dead.
+ */
+const SUPERVISOR_SILENCE_MS = 60 * HEARTBEAT_MS; // 3 s
 
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
@@ -100,9 +125,11 @@ let pool: Pool | null = null;
 let disabled: string | null = null; // why the pool could not start here; calls then use one thread
 let sharedModule: object | null = null;
 let running = false;
+/** A pool given up because its supervisor went silent during a call (retire), until the next call settles it. */
+let retired: { pool: Pool; heartbeat: Heartbeat } | null = null;
 
 /** Test hooks: not part of the public API. */
-const hooks = { minFlops: DEFAULT_MIN_FLOPS, kill: 0, killMode: 0 as number };
+const hooks = { minFlops: DEFAULT_MIN_FLOPS, kill: 0, killMode: 0 as number, silenceMs: SUPERVISOR_SILENCE_MS };
 /** Counters for tests and benchmarks: jobs run on the pool, their units, and who ran them. */
 const stats = { jobs: 0, units: 0, callerUnits: 0, workerUnits: 0 };
 
@@ -154,6 +181,10 @@ export function disposePool(): void {
   const p = pool;
   if (!p) return;
   pool = null;
+  stopPool(p);
+}
+
+function stopPool(p: Pool): void {
   Atomics.store(p.control, CTL.STOP, 1);
   Atomics.add(p.control, CTL.GEN, 1);
   Atomics.notify(p.control, CTL.GEN);
@@ -166,6 +197,7 @@ export function disposePool(): void {
  * (threads unsupported or turned off, or a problem too small to be worth waking the pool).
  */
 export function poolFor(k: WasmKernel, units: number, flops: number): Pool | null {
+  if (retired) settleRetired(); // before this call writes to the memory, pooled or not
   if (units < 2 || flops < hooks.minFlops) return null;
   const threads = getNumThreads();
   if (threads < 2) return null;
@@ -331,6 +363,7 @@ export function runOnPool(
   running = true;
   try {
     const ctl = p.control;
+    const heartbeat = watchHeartbeat(ctl);
     const deaths = Atomics.load(ctl, CTL.DEATHS);
     const workerUnits = Atomics.load(ctl, CTL.WORKER_UNITS);
     Atomics.store(ctl, CTL.CTX, ctx);
@@ -345,18 +378,27 @@ export function runOnPool(
     Atomics.store(ctl, CTL.OPEN, gen);
     Atomics.store(ctl, CTL.GEN, gen);
     Atomics.notify(ctl, CTL.GEN, Math.min(p.workers, units - 1));
-    if (hooks.kill) waitForVictim(p, deaths);
+    if (hooks.kill) waitForVictim(p, deaths, heartbeat);
 
     let mine = 0;
+    let silence = 0;
     try {
       meanwhile?.();
       mine = p.kernel.exports.kernel_shared(kind, ctx, scratch);
     } finally {
       Atomics.store(ctl, CTL.OPEN, 0);
-      waitIdle(p);
+      silence = waitIdle(p, heartbeat);
+      if (silence > 0) retire(p, heartbeat);
     }
     Atomics.store(ctl, CTL.KILL, 0);
 
+    if (silence > 0) {
+      throw new WorkerError(
+        `wasm backend: the thread pool's supervisor thread stopped (no heartbeat for ${Math.round(silence)} ms) ` +
+          "during this call, so the call's results are lost. The next call starts a new pool; " +
+          'setNumThreads(1) avoids threads.',
+      );
+    }
     if (Atomics.load(ctl, CTL.DEATHS) !== deaths) {
       throw new WorkerError(
         `wasm backend: thread pool ${lastReason(p)} (it died during this call, so the call's results are lost). ` +
@@ -373,16 +415,94 @@ export function runOnPool(
   }
 }
 
-/** Blocks until no worker is inside a job, spinning at first (see CALLER_SPIN_MS). */
-function waitIdle(p: Pool): void {
+/**
+ * Blocks until no worker is inside a job, spinning at first (see CALLER_SPIN_MS). Returns 0, or, when the
+ * supervisor stopped while workers were BUSY (they can no longer leave), how long its heartbeat had been still.
+ */
+function waitIdle(p: Pool, heartbeat: Heartbeat): number {
   const ctl = p.control;
   const spinUntil = performance.now() + CALLER_SPIN_MS;
   for (;;) {
     const seen = Atomics.load(ctl, CTL.PULSE);
-    if (busyCount(p) === 0) return;
+    if (busyCount(p) === 0) return 0;
     if (performance.now() < spinUntil) continue;
-    Atomics.wait(ctl, CTL.PULSE, seen, WAIT_SLICE_MS);
+    const silence = supervisorSilence(ctl, heartbeat);
+    if (silence > 0) return silence;
+    Atomics.wait(ctl, CTL.PULSE, seen, waitSlice());
   }
+}
+
+/** The supervisor's heartbeat as one call sees it: the last value, when it was seen to change, and a first miss. */
+interface Heartbeat {
+  beat: number;
+  changedAt: number;
+  overdue: boolean;
+}
+
+function watchHeartbeat(ctl: Int32Array): Heartbeat {
+  return { beat: Atomics.load(ctl, CTL.HEARTBEAT), changedAt: performance.now(), overdue: false };
+}
+
+/**
+ * 0 while the supervisor lives; once it is taken for dead, how long its heartbeat has been still. Called once per
+ * wait slice. It is declared dead at the second check in a row that finds the heartbeat still for the silence
+ * window: threads that were all stopped together (a paused process) resume together, and the supervisor's overdue
+ * timer then beats within a slice.
+ */
+function supervisorSilence(ctl: Int32Array, h: Heartbeat): number {
+  const beat = Atomics.load(ctl, CTL.HEARTBEAT);
+  const now = performance.now();
+  if (beat !== h.beat) {
+    h.beat = beat;
+    h.changedAt = now;
+    h.overdue = false;
+    return 0;
+  }
+  const still = now - h.changedAt;
+  if (still < hooks.silenceMs) return 0;
+  if (!h.overdue) {
+    h.overdue = true;
+    return 0;
+  }
+  return still;
+}
+
+/** The caller's Atomics.wait slice: short enough to check a (test-lowered) silence window a few times. */
+function waitSlice(): number {
+  return Math.min(WAIT_SLICE_MS, hooks.silenceMs / 2);
+}
+
+/**
+ * Gives up a pool whose supervisor went silent during a call: STOP, so that a worker still alive leaves, and no
+ * later call uses it (the next starts a new pool, with a new control block). Its threads are ended by the next
+ * call's poolFor (settleRetired), once a survivor, if any, has left the job.
+ */
+function retire(p: Pool, heartbeat: Heartbeat): void {
+  if (pool === p) pool = null;
+  Atomics.store(p.control, CTL.STOP, 1);
+  Atomics.add(p.control, CTL.GEN, 1);
+  Atomics.notify(p.control, CTL.GEN);
+  if (retired) stopPool(retired.pool); // settled by every poolFor, so only a pool that no call followed
+  retired = { pool: p, heartbeat };
+}
+
+/**
+ * Before a call writes to the memory: waits until the BUSY workers of a pool given up (retire) have left its job,
+ * for as long as its supervisor beats (it was starved, not dead, and a worker may be finishing a unit of the job
+ * given up, in the arena; see the header), at most READY_TIMEOUT_MS; then ends its threads. A dead supervisor's
+ * workers ended with it, and its heartbeat is already known to be still: no wait.
+ */
+function settleRetired(): void {
+  const { pool: p, heartbeat } = retired!;
+  retired = null;
+  const ctl = p.control;
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const seen = Atomics.load(ctl, CTL.PULSE);
+    if (busyCount(p) === 0 || supervisorSilence(ctl, heartbeat) > 0 || performance.now() > deadline) break;
+    Atomics.wait(ctl, CTL.PULSE, seen, waitSlice());
+  }
+  stopPool(p);
 }
 
 /**
@@ -390,25 +510,31 @@ function waitIdle(p: Pool): void {
  * joined once it has taken the hook (KILL back to 0); BUSY alone does not say so, since a worker woken by
  * armPool is BUSY while it waits for the job to open.
  */
-function waitForVictim(p: Pool, deaths: number): void {
+function waitForVictim(p: Pool, deaths: number, heartbeat: Heartbeat): void {
   const ctl = p.control;
   const victim = hooks.kill;
   const deadline = performance.now() + READY_TIMEOUT_MS;
   while (Atomics.load(ctl, CTL.KILL) === victim && Atomics.load(ctl, CTL.DEATHS) === deaths) {
-    if (performance.now() > deadline) break;
+    // A silent supervisor: the victim may never come; waitIdle then reports the silence.
+    if (performance.now() > deadline || supervisorSilence(ctl, heartbeat) > 0) break;
     Atomics.wait(ctl, CTL.PULSE, Atomics.load(ctl, CTL.PULSE), 5);
   }
 }
 
 /**
  * Test hooks (not exported from the package): `minFlops` forces small problems onto the pool; `kill` makes pool
- * worker `kill` (1-based) take one unit of the next pooled call and die in the given way.
+ * worker `kill` (1-based) take one unit of the next pooled call and die in the given way (SUPERVISOR: its
+ * supervisor exits while it blocks inside the job; STALL: it does not die, but sleeps inside the job before taking
+ * units); `supervisorSilenceMs` sets how long the supervisor's heartbeat may stay still during a call
+ * (DEFAULT_SUPERVISOR_SILENCE_MS).
  */
 export function setPoolTestHooks(options: {
   minFlops?: number;
   kill?: { worker: number; mode: keyof typeof KILL_MODE };
+  supervisorSilenceMs?: number;
 }): void {
   if (options.minFlops !== undefined) hooks.minFlops = options.minFlops;
+  if (options.supervisorSilenceMs !== undefined) hooks.silenceMs = options.supervisorSilenceMs;
   if (options.kill) {
     hooks.kill = options.kill.worker;
     hooks.killMode = KILL_MODE[options.kill.mode];
@@ -433,3 +559,4 @@ export function poolStats(): {
 }
 
 export const DEFAULT_POOL_MIN_FLOPS = DEFAULT_MIN_FLOPS;
+export const DEFAULT_SUPERVISOR_SILENCE_MS = SUPERVISOR_SILENCE_MS;

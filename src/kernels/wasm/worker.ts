@@ -4,6 +4,9 @@
 //   supervisor  spawns the pool workers and watches them. Its event loop stays free while the caller blocks in
 //               Atomics.wait, so it is the thread that sees a worker's 'exit' or 'error'. It then reports the
 //               death through the control block (and why, through a MessagePort), and spawns a replacement.
+//               It also bumps CTL.HEARTBEAT every HEARTBEAT_MS: nobody sees the supervisor's own death during a
+//               call (its nested workers end with it, their BUSY stays set), so the caller watches the heartbeat
+//               and gives the call up when it stops (pool.ts, "Deaths").
 //   worker      instantiates the kernel on the shared memory and, for each job, takes work units from the
 //               kernel's atomic counter (kernel_shared, for the job's kind: attention forward, backward or GEMM)
 //               with its own scratch region, until none is left.
@@ -48,6 +51,8 @@ export const CTL = {
    * memory, and opens the job under a later generation. Workers woken by it spin (briefly) instead of sleeping.
    */
   ARMED: 14,
+  /** Bumped by the supervisor every HEARTBEAT_MS while it runs; a caller waiting for workers checks that it moves. */
+  HEARTBEAT: 15,
   /** READY + i: 1 once worker i has instantiated the kernel. */
   READY: 16,
   /** BUSY + i: 1 while worker i is inside a job (from the moment it looks at OPEN until it leaves). */
@@ -59,7 +64,10 @@ export const CTL = {
 /** Worker indices run from 1 to MAX_WORKERS; 0 is the caller. */
 export const MAX_WORKERS = 63;
 
-/** How a worker dies under the KILL test hook, after taking one unit (which is then lost). */
+/**
+ * How a worker dies under the KILL test hook, after taking one unit (which is then lost); STALL is the one mode in
+ * which it lives, and loses nothing.
+ */
 export const KILL_MODE = {
   /** process.exit inside the job (Node), close() (browsers). */
   EXIT: 1,
@@ -67,7 +75,16 @@ export const KILL_MODE = {
   THROW: 2,
   /** The supervisor terminates it while it blocks. */
   TERMINATE: 3,
+  /** It blocks (BUSY) and asks its supervisor to exit; it ends with the supervisor, and the heartbeat stops. */
+  SUPERVISOR: 4,
+  /** Not a death: it sleeps HOOK_STALL_MS inside the job before it takes units, a slow worker the caller waits for. */
+  STALL: 5,
 } as const;
+
+/** How often the supervisor bumps CTL.HEARTBEAT. */
+export const HEARTBEAT_MS = 50;
+/** How long a worker sleeps inside a job under the STALL test hook. */
+export const HOOK_STALL_MS = 600;
 
 /** The Web Worker name that marks a pool thread in browsers (Node uses the workerData marker instead). */
 export const WEB_NAME = 'qkv-wasm-pool';
@@ -226,6 +243,11 @@ function runSupervisor(init: ThreadInit): void {
   const ctl = init.control;
   const children: (ThreadHandle | null)[] = [];
 
+  // The heartbeat. Unref'd: the supervisor's event loop lives as long as its (ref'd) workers, never because of it.
+  Atomics.add(ctl, CTL.HEARTBEAT, 1);
+  const heartbeat: unknown = setInterval(() => Atomics.add(ctl, CTL.HEARTBEAT, 1), HEARTBEAT_MS);
+  (heartbeat as { unref?(): void }).unref?.();
+
   const start = (i: number): void => {
     const childInit: ThreadInit = { ...init, qkvWasmPool: 'worker', index: i, report: undefined };
     try {
@@ -234,6 +256,8 @@ function runSupervisor(init: ThreadInit): void {
         onMessage: (m) => {
           // The TERMINATE test hook: the worker asks to be killed while it blocks inside a job.
           if ((m as { terminateMe?: number } | null)?.terminateMe === i) children[i]?.terminate();
+          // The SUPERVISOR test hook: this thread ends, and its workers with it, while one of them is inside a job.
+          if ((m as { exitSupervisor?: number } | null)?.exitSupervisor === i) exitThread(4);
         },
       });
     } catch (e) {
@@ -246,7 +270,13 @@ function runSupervisor(init: ThreadInit): void {
 
   const gone = (i: number, why: string): void => {
     children[i] = null;
-    if (Atomics.load(ctl, CTL.STOP) === 1) return;
+    if (Atomics.load(ctl, CTL.STOP) === 1) {
+      // A stopped pool: nothing to report or respawn, but a caller may wait for a pool it gave up to empty
+      // (pool.ts settleRetired), and this worker has left it.
+      Atomics.store(ctl, CTL.BUSY + i, 0);
+      pulse(ctl);
+      return;
+    }
     const wasReady = Atomics.load(ctl, CTL.READY + i) === 1;
     const wasBusy = Atomics.load(ctl, CTL.BUSY + i) === 1;
     init.report?.postMessage({ index: i, reason: why, busy: wasBusy });
@@ -292,7 +322,8 @@ function runWorker(init: ThreadInit, parent: PortLike | null): void {
       if (Atomics.load(ctl, CTL.OPEN) === seen) {
         const ctx = Atomics.load(ctl, CTL.CTX);
         if (Atomics.load(ctl, CTL.KILL) === i && Atomics.compareExchange(ctl, CTL.KILL, i, 0) === i) {
-          die(init, ctx, parent);
+          if (Atomics.load(ctl, CTL.KILL_MODE) === KILL_MODE.STALL) Atomics.wait(ctl, CTL.STOP, 0, HOOK_STALL_MS);
+          else die(init, ctx, parent);
         }
         const scratch = Atomics.load(ctl, CTL.SCRATCH) + i * Atomics.load(ctl, CTL.STRIDE);
         const ran = kernel.kernel_shared(Atomics.load(ctl, CTL.KIND), ctx, scratch);
@@ -330,12 +361,21 @@ function die(init: ThreadInit, ctx: number, parent: PortLike | null): void {
     parent.postMessage({ terminateMe: init.index });
     for (;;) Atomics.wait(init.control, CTL.STOP, 0); // blocks until the supervisor terminates this thread
   }
-  if (mode === KILL_MODE.EXIT) {
-    const p = nodeProcess();
-    if (p) p.exit(3);
-    (globalThis as { close?: () => void }).close?.();
+  if (mode === KILL_MODE.SUPERVISOR && parent) {
+    parent.postMessage({ exitSupervisor: init.index });
+    // Blocks, BUSY, until this thread ends with its supervisor (nobody notifies STOP; the loop only guards against
+    // a spurious wake-up).
+    while (Atomics.load(init.control, CTL.STOP) === 0) Atomics.wait(init.control, CTL.STOP, 0);
   }
+  if (mode === KILL_MODE.EXIT) exitThread(3);
   throw new Error(`test hook: pool worker ${init.index} failed inside a job`);
+}
+
+/** Ends this thread (not the process): process.exit in a Node worker, close() in a Web Worker. */
+function exitThread(code: number): void {
+  const p = nodeProcess();
+  if (p) p.exit(code);
+  (globalThis as { close?: () => void }).close?.();
 }
 
 // ---- entry -----------------------------------------------------------------------------------------------------

@@ -56,7 +56,14 @@ export const SLOT_UNITS: i32 = 25; //      work units = batch · ceil(N / BR)
 export const SLOT_SCRATCH_BYTES: i32 = 26; // scratch bytes each thread needs (16-byte aligned)
 const SLOT_CAREFUL: i32 = 27; //    1 when value data holds NaN or ±Inf (see pvCareful)
 export const SLOT_NEXT_UNIT: i32 = 28; //  atomic work counter for attn_forward_shared
-const CTX_SLOTS: i32 = 48; // slots 29.. belong to the backward (asm/attention-backward.ts)
+// Slots 29..40 belong to the backward (asm/attention-backward.ts). The row strides let the forward read q, k and v
+// inside a packed projection ([B, N, 3·H·d]: MultiHeadAttention) and write its output with the heads merged.
+const SLOT_Q_ROW: i32 = 41; //      floats between query rows i and i + 1 (d when contiguous)
+const SLOT_K_ROW: i32 = 42; //      between key rows (d when contiguous)
+const SLOT_V_ROW: i32 = 43; //      between value rows (dv when contiguous)
+const SLOT_OUT_OFFSETS: i32 = 44; // i32[batch]: element offset of batch b's output row 0
+const SLOT_OUT_ROW: i32 = 45; //    floats between output rows (dv when contiguous)
+const CTX_SLOTS: i32 = 48;
 
 // ---- tiles ---------------------------------------------------------------------------------------------------
 // BR query rows × BC keys per tile. BR is a multiple of 4 (the register tile's rows), BC a multiple of 8 (its
@@ -91,6 +98,11 @@ export let gCausalShift: i32 = 0; // key j is causally allowed for row i when j 
 export let gScale: f32 = 0;
 let gSoftcap: f32 = 0;
 let gOut: usize = 0;
+let gOutOffsets: usize = 0;
+let gQStride: i32 = 0; // row strides in floats (SLOT_Q_ROW ..)
+let gKStride: i32 = 0;
+let gVStride: i32 = 0;
+let gOutStride: i32 = 0;
 let gWeights: usize = 0;
 let gCareful: bool = false;
 
@@ -150,6 +162,11 @@ export function loadContext(ctx: usize, scratch: usize): void {
   gScale = slotF(ctx, SLOT_SCALE);
   gSoftcap = slotF(ctx, SLOT_SOFTCAP);
   gOut = <usize>slot(ctx, SLOT_OUT);
+  gOutOffsets = <usize>slot(ctx, SLOT_OUT_OFFSETS);
+  gQStride = slot(ctx, SLOT_Q_ROW);
+  gKStride = slot(ctx, SLOT_K_ROW);
+  gVStride = slot(ctx, SLOT_V_ROW);
+  gOutStride = slot(ctx, SLOT_OUT_ROW);
   gWeights = <usize>slot(ctx, SLOT_WEIGHTS);
   gCareful = slot(ctx, SLOT_CAREFUL) != 0;
 
@@ -230,15 +247,17 @@ export function vexp_array(src: usize, dst: usize, n: i32): void {
  */
 export function packQ(b: i32, i0: i32, rows: i32): void {
   const d = <usize>gD;
-  const src = gQ + ((<usize>i32At(gQOffsets, b) + <usize>i0 * d) << 2);
-  const n = <i32>(<usize>rows * d);
+  const stride = <usize>gQStride << 2;
+  const src = gQ + ((<usize>i32At(gQOffsets, b) + <usize>i0 * <usize>gQStride) << 2);
   const scale = gScale;
   const scaleV = f32x4.splat(scale);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    v128.store(sQ + (<usize>i << 2), f32x4.mul(v128.load(src + (<usize>i << 2)), scaleV));
+  for (let r = 0; r < rows; r++) {
+    const from = src + <usize>r * stride;
+    const to = sQ + ((<usize>r * d) << 2);
+    let c: usize = 0;
+    for (; c + 4 <= d; c += 4) v128.store(to + (c << 2), f32x4.mul(v128.load(from + (c << 2)), scaleV));
+    for (; c < d; c++) store<f32>(to + (c << 2), load<f32>(from + (c << 2)) * scale);
   }
-  for (; i < n; i++) store<f32>(sQ + (<usize>i << 2), f32At(src, i) * scale);
   if (rows < BR) memory.fill(sQ + ((<usize>rows * d) << 2), 0, (<usize>(BR - rows) * d) << 2);
 }
 
@@ -248,8 +267,8 @@ export function packQ(b: i32, i0: i32, rows: i32): void {
  */
 function packK(b: i32, j0: i32, cols: i32): void {
   const d = gD;
-  const rowBytes = <usize>d << 2;
-  const base = gK + ((<usize>i32At(gKOffsets, b) + <usize>j0 * <usize>d) << 2);
+  const rowBytes = <usize>gKStride << 2;
+  const base = gK + ((<usize>i32At(gKOffsets, b) + <usize>j0 * <usize>gKStride) << 2);
   const colStride = <usize>BC << 2; // bytes between dims c and c + 1 in sKT
   const full4 = cols & ~3;
   const d4 = d & ~3;
@@ -302,17 +321,18 @@ function packK(b: i32, j0: i32, cols: i32): void {
 function packV(b: i32, j0: i32, cols: i32, scratchV: usize): void {
   const dv = <usize>gDV;
   const dvp = <usize>gDVP;
-  const src = gV + ((<usize>i32At(gVOffsets, b) + <usize>j0 * dv) << 2);
+  const stride = <usize>gVStride;
+  const src = gV + ((<usize>i32At(gVOffsets, b) + <usize>j0 * stride) << 2);
   if (dv == dvp) {
     sV = src;
-    gVRow = gDV;
+    gVRow = gVStride;
     return;
   }
   sV = scratchV;
   gVRow = gDVP;
   for (let j = 0; j < cols; j++) {
     const dst = scratchV + ((<usize>j * dvp) << 2);
-    memory.copy(dst, src + ((<usize>j * dv) << 2), dv << 2);
+    memory.copy(dst, src + ((<usize>j * stride) << 2), dv << 2);
     memory.fill(dst + (dv << 2), 0, (dvp - dv) << 2);
   }
 }
@@ -654,7 +674,7 @@ function runUnit(u: i32, scratchV: usize): void {
 
   // out = acc / l; a row whose max stayed -Inf had no allowed key: 0.
   for (let r = 0; r < rows; r++) {
-    const out = gOut + ((<usize>(b * gN + i0 + r) * <usize>dv) << 2);
+    const out = gOut + ((<usize>i32At(gOutOffsets, b) + <usize>(i0 + r) * <usize>gOutStride) << 2);
     const a = sAcc + ((<usize>r * <usize>dvp) << 2);
     if (load<f32>(sM + (<usize>r << 2)) == NEG_INF) {
       memory.fill(out, 0, <usize>dv << 2);

@@ -37,6 +37,7 @@ const G_B: i32 = 7; //      f32 B; NT: B[n, k] at B + 4·(n·ldb + k); NN: B[k, 
 const G_B_ROW: i32 = 8; //  ldb in floats
 const G_BIAS: i32 = 9; //   f32 bias [N], 0 = none
 const G_C: i32 = 10; //     f32 C [M, N], row-major
+const G_C_ROW: i32 = 11; // row stride of C in floats (≥ N; 0 means N): C may be a band of columns of a wider matrix
 
 /** Rows of C per work unit. */
 const GM: i32 = 64;
@@ -257,6 +258,7 @@ let gB: usize = 0;
 let gLdb: usize = 0; // bytes
 let gBias: usize = 0;
 let gC: usize = 0;
+let gLdc: usize = 0; // bytes
 let gColBlocks: i32 = 0;
 let gTile: usize = 0; // this thread's 4 × 8 scratch tile
 
@@ -272,6 +274,8 @@ function loadGemm(ctx: usize, scratch: usize): void {
   gLdb = <usize>slot(ctx, G_B_ROW) << 2;
   gBias = <usize>slot(ctx, G_BIAS);
   gC = <usize>slot(ctx, G_C);
+  const cRow = slot(ctx, G_C_ROW);
+  gLdc = <usize>(cRow != 0 ? cRow : gGN) << 2;
   gColBlocks = (gGN + (gKind == 0 ? GN_NT : GN_NN) - 1) / (gKind == 0 ? GN_NT : GN_NN);
   gTile = scratch;
 }
@@ -281,7 +285,7 @@ function ntBlock(m0: i32, m1: i32, n0: i32, n1: i32): void {
   const K = gGK;
   const lda = gARow;
   const ldb = gLdb;
-  const ldc = <usize>gGN << 2;
+  const ldc = gLdc;
   const pairsEnd = n0 + ((n1 - n0) & ~1);
   let m = m0;
   for (; m + 4 <= m1; m += 4) {
@@ -316,7 +320,7 @@ function nnBlock(m0: i32, m1: i32, n0: i32, n1: i32): void {
   const ars = gARow;
   const acs = gACol;
   const ldb = gLdb;
-  const ldc = <usize>gGN << 2;
+  const ldc = gLdc;
   const init = gBias != 0 ? INIT_BIAS : INIT_ZERO;
   const fullEnd = n0 + ((n1 - n0) & ~7);
   for (let k0 = 0; k0 < K || k0 == 0; k0 += NN_KB) {

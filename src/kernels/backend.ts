@@ -32,6 +32,42 @@ export interface Backend {
    * equal the full pass bit for bit).
    */
   gemm?(problem: GemmProblem): Float32Array | null;
+  /**
+   * Optional: MultiHeadAttention's self-attention in one call (see {@link SelfAttentionProblem}), so that a backend
+   * can keep the projections and the heads in its own memory. It must equal the composition of its `gemm` and
+   * `attention` bit for bit; without it, or when it declines, MultiHeadAttention composes them.
+   */
+  selfAttention?(problem: SelfAttentionProblem, weights: boolean): SelfAttentionResult | null;
+}
+
+/**
+ * Self-attention with packed input weights, as MultiHeadAttention.forward computes it: [q | k | v] = x · inWeightᵀ +
+ * inBias; per head h, attention over columns h·d.. of q, k and v with the score settings (whose mask and bias index
+ * the scores [B·H, N, N]); the heads merged back into [B, N, D]; then · outWeightᵀ + outBias.
+ */
+export interface SelfAttentionProblem {
+  B: number;
+  N: number;
+  /** model width D = H · d */
+  D: number;
+  H: number;
+  /** [B·N, D] */
+  x: Float32Array;
+  /** [3D, D] and [3D] */
+  inWeight: Float32Array;
+  inBias: Float32Array | null;
+  /** [D, D] and [D] */
+  outWeight: Float32Array;
+  outBias: Float32Array | null;
+  /** The attention's settings over scores [B·H, N, N]. */
+  scores: Pick<AttentionProblem, 'mask' | 'bias' | 'causal' | 'scale' | 'softcap'>;
+}
+
+export interface SelfAttentionResult {
+  /** [B, N, D] */
+  output: Float32Array;
+  /** [B·H, N, N], when asked */
+  weights?: Float32Array;
 }
 
 const reference: Backend = {
@@ -102,6 +138,24 @@ export function runAttentionBackward(
   choice: BackendChoice = selected,
 ): AttentionGradientsResult {
   return dispatch(fn, choice, (b) => b.attentionBackward?.(problem, gradOutput) ?? null);
+}
+
+/**
+ * Runs the fused self-attention (see {@link Backend.selfAttention}) on the chosen backend, or for "auto" on the first
+ * available one that accepts it; null when none does, and the caller composes it from gemm and attention (which
+ * also reports a named backend that is not available).
+ */
+export function runSelfAttention(
+  problem: SelfAttentionProblem,
+  weights: boolean,
+  choice: BackendChoice = selected,
+): SelfAttentionResult | null {
+  for (const backend of backends) {
+    if ((choice !== 'auto' && backend.name !== choice) || !backend.selfAttention || !backend.available()) continue;
+    const result = backend.selfAttention(problem, weights);
+    if (result !== null) return result;
+  }
+  return null;
 }
 
 /** Runs a matrix product (see {@link Backend.gemm}) like {@link runAttention}; C [M, N]. */

@@ -19,8 +19,14 @@
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import { formatShape, sizeOf } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
-import { type AttentionOptions, type AttentionTrace, prepareAttention, wrapAttention } from '../ops/attention.js';
-import { type BackendChoice, runAttention, runLinear } from '../kernels/backend.js';
+import {
+  type AttentionOptions,
+  type AttentionTrace,
+  prepareAttention,
+  scoreSettings,
+  wrapAttention,
+} from '../ops/attention.js';
+import { type BackendChoice, checkChoice, runAttention, runLinear, runSelfAttention } from '../kernels/backend.js';
 import { attention } from '../autograd/attention.js';
 import { type VarLike, broadcastTo, concat, linear, narrow, permute, reshape } from '../autograd/tensor-ops.js';
 import { Var, asVar } from '../autograd/var.js';
@@ -361,13 +367,19 @@ export class MultiHeadAttention extends Module {
       }
     }
 
+    const backend = options.backend === undefined ? undefined : checkChoice(fn, options.backend);
+    const selfAttention = this.inProjWeightParam !== null && key === query && value === query;
+    if (selfAttention && cache === undefined && options.trace !== true && !this.addBiasKv && !this.addZeroAttn) {
+      const fused = this.fusedSelfAttention(fn, q3, options, batched, backend);
+      if (fused !== null) return fused;
+    }
+
     // Input projections, split into heads. Self-attention with packed weights projects once, x · in_proj_weightᵀ:
     // every element of a product is computed on its own (kernels/backend.ts runLinear), so this equals the three
     // products of forwardVar bit for bit.
     const [bq, bk, bv] = this.splitInProjBias();
-    const backend = options.backend;
     let q: Tensor, k: Tensor, v: Tensor;
-    if (this.inProjWeightParam !== null && key === query && value === query) {
+    if (selfAttention) {
       const D = this.embedDim;
       const qkv = project(q3, this.inProjWeightParam.value, this.inProjBias?.data ?? null, backend); // [B, N, 3D]
       q = splitHeads(qkv, H, 0, D); // [B, H, N, d]
@@ -409,11 +421,7 @@ export class MultiHeadAttention extends Module {
     const output = project(heads, this.outProjWeight, this.outProjBias?.data ?? null, backend); // [B, N, D]
 
     const unbatch = (t: Tensor) => (batched ? t : t.reshape(t.shape.slice(1)));
-    const out: MultiHeadAttentionOutput = { output: unbatch(output) };
-    if (result.weights) {
-      const averaged = options.averageWeights ?? true;
-      out.weights = unbatch(averaged ? meanOverHeads(result.weights) : result.weights);
-    }
+    const out = outputOf(output, result.weights, options, batched);
     if (result.trace) {
       out.trace = {
         query: unbatch(q),
@@ -483,6 +491,41 @@ export class MultiHeadAttention extends Module {
     const heads = reshape(permute(o, [0, 2, 1, 3]), [B, N, D]); // [B, N, D]
     const output = linear(heads, this.outProj.weight, this.outProj.bias, backend); // [B, N, D]: out_proj, as forward's
     return batched ? output : reshape(output, [N, D]);
+  }
+
+  /**
+   * Self-attention with packed weights as one backend call (kernels/backend.ts runSelfAttention), which keeps the
+   * projections and the heads in the backend's memory; null when no backend takes it, and forward composes the
+   * steps. Both give the same bits.
+   */
+  private fusedSelfAttention(
+    fn: string,
+    x: Tensor,
+    options: MultiHeadAttentionOptions,
+    batched: boolean,
+    backend: BackendChoice | undefined,
+  ): MultiHeadAttentionOutput | null {
+    const { numHeads: H, headDim: d, embedDim: D } = this;
+    const [B, N] = x.shape; // x [B, N, D]
+    const scoreShape = [B, H, N, N];
+    const { mask, bias, causal } = options;
+    const scores = this.scoreOptions(fn, { mask, bias, causal }, scoreShape, batched);
+    const problem = {
+      B,
+      N,
+      D,
+      H,
+      x: x.data,
+      inWeight: this.inProjWeightParam!.value.data,
+      inBias: this.inProjBias?.data ?? null,
+      outWeight: this.outProjWeight.data,
+      outBias: this.outProjBias?.data ?? null,
+      scores: scoreSettings(fn, scores, scoreShape, d),
+    };
+    const result = runSelfAttention(problem, options.returnWeights === true, backend);
+    if (result === null) return null;
+    const weights = result.weights && new Tensor(result.weights, scoreShape); // [B, H, N, N]
+    return outputOf(new Tensor(result.output, [B, N, D]), weights, options, batched);
   }
 
   /** Checks the ranks and sizes of query, key and value; the errors are those of {@link forward}. */
@@ -644,6 +687,19 @@ function mergeHeads(x: Tensor): Tensor {
     }
   }
   return new Tensor(out, [B, N, H * d]);
+}
+
+/** forward's result from output [B, N, D] and the weights [B, H, N, S] when asked, without the batch dim if unbatched. */
+function outputOf(
+  output: Tensor,
+  weights: Tensor | undefined,
+  options: MultiHeadAttentionOptions,
+  batched: boolean,
+): MultiHeadAttentionOutput {
+  const unbatch = (t: Tensor) => (batched ? t : t.reshape(t.shape.slice(1)));
+  const out: MultiHeadAttentionOutput = { output: unbatch(output) };
+  if (weights) out.weights = unbatch((options.averageWeights ?? true) ? meanOverHeads(weights) : weights);
+  return out;
 }
 
 /** Concatenates [B, H, S1, d] and [B, H, S2, d] along the sequence → [B, H, S1 + S2, d]. */

@@ -157,17 +157,6 @@ export function prepareAttention(
     );
   }
 
-  const causal = parseCausal(fn, options.causal);
-  const scale = options.scale ?? 1 / Math.sqrt(d);
-  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
-    throw new ArgumentError(`${fn}: scale must be a finite number; got ${describe(options.scale)}`);
-  }
-  const softcap = options.softcap ?? 0;
-  if (typeof softcap !== 'number' || !Number.isFinite(softcap) || softcap < 0) {
-    throw new ArgumentError(`${fn}: softcap must be a finite number ≥ 0 (0 = off); got ${describe(options.softcap)}`);
-  }
-
-  const scoreShape = [...batchShape, N, S];
   const problem: AttentionProblem = {
     batch: sizeOf(batchShape),
     N,
@@ -180,14 +169,36 @@ export function prepareAttention(
     queryOffsets: batchOffsets(qBatch, batchShape, N * d),
     keyOffsets: batchOffsets(kBatch, batchShape, S * d),
     valueOffsets: batchOffsets(vBatch, batchShape, S * dv),
+    ...scoreSettings(fn, options, [...batchShape, N, S], d),
+  };
+  const backend = options.backend === undefined ? undefined : checkChoice(fn, options.backend);
+  return { problem, batchShape, backend };
+}
+
+/** The settings of an attention problem that act on its scores. */
+export type ScoreSettings = Pick<AttentionProblem, 'mask' | 'bias' | 'causal' | 'scale' | 'softcap'>;
+
+/**
+ * Validates the options that act on the scores `[...batch, N, S]` of a problem with head size d: mask, bias, causal,
+ * scale and softcap, with the mask and bias turned into operands over the flattened batch.
+ */
+export function scoreSettings(fn: string, options: AttentionOptions, scoreShape: number[], d: number): ScoreSettings {
+  const causal = parseCausal(fn, options.causal);
+  const scale = options.scale ?? 1 / Math.sqrt(d);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+    throw new ArgumentError(`${fn}: scale must be a finite number; got ${describe(options.scale)}`);
+  }
+  const softcap = options.softcap ?? 0;
+  if (typeof softcap !== 'number' || !Number.isFinite(softcap) || softcap < 0) {
+    throw new ArgumentError(`${fn}: softcap must be a finite number ≥ 0 (0 = off); got ${describe(options.softcap)}`);
+  }
+  return {
     mask: scoreOperand(fn, 'mask', options.mask, scoreShape),
     bias: scoreOperand(fn, 'bias', options.bias, scoreShape),
     causal,
     scale,
     softcap,
   };
-  const backend = options.backend === undefined ? undefined : checkChoice(fn, options.backend);
-  return { problem, batchShape, backend };
 }
 
 /** Wraps a kernel's flat results into tensors of the caller's batch shape. */

@@ -71,6 +71,15 @@ export const SLOT = {
   V_LENGTH_B: 39,
   /** written by attn_backward_prepare: 1 when query, key, value or dL/d(output) holds NaN or ±Inf (careful mode) */
   NONFINITE: 40,
+
+  // The forward's row strides (floats between rows i and i + 1), so that it can read q, k and v inside a packed
+  // projection and write its output with the heads merged (self-attention.ts). The backward needs contiguous rows.
+  Q_ROW: 41,
+  K_ROW: 42,
+  V_ROW: 43,
+  /** i32[batch]: element offset of batch b's output row 0 */
+  OUT_OFFSETS: 44,
+  OUT_ROW: 45,
 } as const;
 
 /**
@@ -94,6 +103,8 @@ export const GEMM_SLOT = {
   BIAS: 9,
   /** f32 C [M, N] */
   C: 10,
+  /** row stride of C in floats (0: N), for writing a band of columns of a wider matrix */
+  C_ROW: 11,
 } as const;
 
 export const CTX_SLOTS = 48;

@@ -7,7 +7,7 @@
 // call, so nothing from one call is visible to the next (the memory keeps its high-water size):
 //
 //   ctx [CTX_SLOTS i32] | query | key | value | query/key/value offsets [batch] i32 each |
-//   mask data, mask offsets | bias data, bias offsets | output [batch, N, dv] | weights [batch, N, S] |
+//   mask data, mask offsets | bias data, bias offsets | output [batch, N, dv], its offsets | weights [batch, N, S] |
 //   scratch × threads (the caller's, then one per pool worker)
 //
 // Declines (returns null, so the reference runs) when a trace is requested (a trace is for small inputs) or when
@@ -21,7 +21,7 @@ import type {
 } from '../../reference/attention.js';
 import { CAUSAL_CODE, CTX_SLOTS, JOB, SLOT } from './abi.js';
 import { type Pool, armPool, poolFor, runOnPool } from './pool.js';
-import { ArenaCursor, type WasmKernel, getKernel, reserveArena } from './runtime.js';
+import { ArenaCursor, type WasmKernel, getKernel, reserveArena, touchedArray } from './runtime.js';
 
 /** Query rows per work unit: BR in asm/attention.ts. */
 const QUERY_TILE = 64;
@@ -40,6 +40,7 @@ interface Layout {
   bias: number;
   biasOffsets: number;
   out: number;
+  outOffsets: number;
   weights: number;
   scratch: number;
   /** bytes of one thread's scratch region */
@@ -62,6 +63,7 @@ function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean, threads:
   const bias = p.bias ? take(p.bias.data.length * 4) : 0;
   const biasOffsets = p.bias ? take(p.batch * 4) : 0;
   const out = take(p.batch * p.N * p.dv * 4);
+  const outOffsets = take(p.batch * 4);
   const weights = wantWeights ? take(p.batch * p.N * p.S * 4) : 0;
   const scratchStride = k.exports.attn_scratch_bytes(p.d, p.dv); // 16-byte aligned
   const scratch = take(scratchStride * threads);
@@ -78,6 +80,7 @@ function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean, threads:
     bias,
     biasOffsets,
     out,
+    outOffsets,
     weights,
     scratch,
     scratchStride,
@@ -115,44 +118,136 @@ export interface InputLayout {
   maskOffsets: number;
 }
 
+/** Where one of q, k and v lies in the memory: its data, its per-batch offsets (an i32 array) and its row stride. */
+export interface Placement {
+  data: number;
+  offsets: number;
+  /** floats between rows i and i + 1 */
+  row: number;
+}
+
+/** The numbers of an attention problem that its context block holds, besides where its operands lie. */
+type AttentionShape = Pick<AttentionProblem, 'batch' | 'N' | 'S' | 'd' | 'dv' | 'causal' | 'scale' | 'softcap'>;
+
+/**
+ * Zeroes an attention context block and fills the slots of the sizes, the causal rule, the scale, the softcap and
+ * where q, k and v lie. Returns the slots, for the caller to fill its own.
+ */
+export function writeAttentionSlots(
+  buffer: ArrayBufferLike,
+  at: number,
+  p: AttentionShape,
+  q: Placement,
+  k: Placement,
+  v: Placement,
+): Int32Array {
+  const ctx = new Int32Array(buffer, at, CTX_SLOTS);
+  ctx.fill(0);
+  ctx[SLOT.BATCH] = p.batch;
+  ctx[SLOT.N] = p.N;
+  ctx[SLOT.S] = p.S;
+  ctx[SLOT.D] = p.d;
+  ctx[SLOT.DV] = p.dv;
+  ctx[SLOT.Q] = q.data;
+  ctx[SLOT.K] = k.data;
+  ctx[SLOT.V] = v.data;
+  ctx[SLOT.Q_OFFSETS] = q.offsets;
+  ctx[SLOT.K_OFFSETS] = k.offsets;
+  ctx[SLOT.V_OFFSETS] = v.offsets;
+  ctx[SLOT.Q_ROW] = q.row;
+  ctx[SLOT.K_ROW] = k.row;
+  ctx[SLOT.V_ROW] = v.row;
+  ctx[SLOT.CAUSAL] = CAUSAL_CODE[p.causal];
+  const floats = new Float32Array(buffer, at, CTX_SLOTS);
+  floats[SLOT.SCALE] = p.scale;
+  floats[SLOT.SOFTCAP] = p.softcap;
+  return ctx;
+}
+
+/** Copies a problem's mask and bias (those it has) and fills their slots. */
+export function writeScoreOperands(
+  buffer: ArrayBufferLike,
+  ctx: Int32Array,
+  p: Pick<AttentionProblem, 'mask' | 'bias'>,
+  at: { mask: number; maskOffsets: number; bias: number; biasOffsets: number },
+): void {
+  if (p.mask) {
+    const slots = [SLOT.MASK, SLOT.MASK_OFFSETS, SLOT.MASK_ROW, SLOT.MASK_COL] as const;
+    writeOperand(buffer, ctx, p.mask, at.mask, at.maskOffsets, slots);
+  }
+  if (p.bias) {
+    const slots = [SLOT.BIAS, SLOT.BIAS_OFFSETS, SLOT.BIAS_ROW, SLOT.BIAS_COL] as const;
+    writeOperand(buffer, ctx, p.bias, at.bias, at.biasOffsets, slots);
+  }
+}
+
 /**
  * Copies the inputs that the forward and the backward share (q, k, v, their per-batch offsets, the mask) into the
  * arena, and fills their context slots with the sizes, the causal rule and the scale. Returns the context slots, zeroed
  * first, for the caller to fill its own.
  */
 export function writeInputs(buffer: ArrayBufferLike, p: AttentionProblem, layout: InputLayout): Int32Array {
-  const ctx = new Int32Array(buffer, layout.ctx, CTX_SLOTS);
-  ctx.fill(0);
   new Float32Array(buffer, layout.q, p.query.length).set(p.query);
   new Float32Array(buffer, layout.k, p.key.length).set(p.key);
   new Float32Array(buffer, layout.v, p.value.length).set(p.value);
   new Int32Array(buffer, layout.qOffsets, p.batch).set(p.queryOffsets);
   new Int32Array(buffer, layout.kOffsets, p.batch).set(p.keyOffsets);
   new Int32Array(buffer, layout.vOffsets, p.batch).set(p.valueOffsets);
-  if (p.mask) {
-    const slots = [SLOT.MASK, SLOT.MASK_OFFSETS, SLOT.MASK_ROW, SLOT.MASK_COL] as const;
-    writeOperand(buffer, ctx, p.mask, layout.mask, layout.maskOffsets, slots);
-  }
-  ctx[SLOT.BATCH] = p.batch;
-  ctx[SLOT.N] = p.N;
-  ctx[SLOT.S] = p.S;
-  ctx[SLOT.D] = p.d;
-  ctx[SLOT.DV] = p.dv;
-  ctx[SLOT.Q] = layout.q;
-  ctx[SLOT.K] = layout.k;
-  ctx[SLOT.V] = layout.v;
-  ctx[SLOT.Q_OFFSETS] = layout.qOffsets;
-  ctx[SLOT.K_OFFSETS] = layout.kOffsets;
-  ctx[SLOT.V_OFFSETS] = layout.vOffsets;
-  ctx[SLOT.CAUSAL] = CAUSAL_CODE[p.causal];
-  new Float32Array(buffer, layout.ctx, CTX_SLOTS)[SLOT.SCALE] = p.scale;
+  const ctx = writeAttentionSlots(
+    buffer,
+    layout.ctx,
+    p,
+    { data: layout.q, offsets: layout.qOffsets, row: p.d },
+    { data: layout.k, offsets: layout.kOffsets, row: p.d },
+    { data: layout.v, offsets: layout.vOffsets, row: p.dv },
+  );
+  writeScoreOperands(buffer, ctx, { mask: p.mask, bias: null }, { ...layout, bias: 0, biasOffsets: 0 });
   return ctx;
 }
 
-/** Writes (zero) into every 4 KiB page of a new array, so that the OS maps its pages now rather than in a later copy. */
-function touched(a: Float32Array): Float32Array {
-  for (let i = 0; i < a.length; i += 1024) a[i] = 0;
-  return a;
+/** Where a forward call's results go: output row i of batch b at out + 4·(outOffsets[b] + i · outRow). */
+export interface ForwardOutputs {
+  out: number;
+  outOffsets: number;
+  outRow: number;
+  /** [batch, N, S], or 0 when not asked */
+  weights: number;
+  /** floats from the value pointer that attn_prepare scans for NaN and ±Inf */
+  valueLength: number;
+}
+
+/**
+ * Fills a written forward context's output slots and runs attn_prepare. Returns whether the scanned values hold NaN
+ * or ±Inf (the kernel then takes its careful path).
+ */
+export function prepareForward(k: WasmKernel, ctx: Int32Array, o: ForwardOutputs): boolean {
+  ctx[SLOT.OUT] = o.out;
+  ctx[SLOT.OUT_OFFSETS] = o.outOffsets;
+  ctx[SLOT.OUT_ROW] = o.outRow;
+  ctx[SLOT.WEIGHTS] = o.weights;
+  ctx[SLOT.V_LENGTH] = o.valueLength;
+  k.exports.attn_prepare(ctx.byteOffset);
+  return ctx[SLOT.CAREFUL] !== 0;
+}
+
+/**
+ * Runs every unit of a prepared forward context on the pool (when given) and the calling thread, with scratch
+ * regions of `stride` bytes from `scratch`. `meanwhile` runs on the calling thread while the workers start (see
+ * runOnPool), or first without a pool.
+ */
+export function runForward(
+  k: WasmKernel,
+  pool: Pool | null,
+  ctx: Int32Array,
+  scratch: number,
+  stride: number,
+  meanwhile?: () => void,
+): void {
+  if (pool) runOnPool(pool, ctx.byteOffset, scratch, stride, ctx[SLOT.UNITS], JOB.forward, meanwhile);
+  else {
+    meanwhile?.();
+    k.exports.attn_forward_units(ctx.byteOffset, scratch, 0, ctx[SLOT.UNITS]);
+  }
 }
 
 /** A copy of a view of the memory that the caller owns: into `fresh` when it was allocated already. */
@@ -192,25 +287,20 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
   if (pool) armPool(pool, units);
   const buffer = k.memory.buffer;
   const ctx = writeInputs(buffer, p, layout);
-  if (p.bias) {
-    const slots = [SLOT.BIAS, SLOT.BIAS_OFFSETS, SLOT.BIAS_ROW, SLOT.BIAS_COL] as const;
-    writeOperand(buffer, ctx, p.bias, layout.bias, layout.biasOffsets, slots);
-  }
-  new Float32Array(buffer, layout.ctx, CTX_SLOTS)[SLOT.SOFTCAP] = p.softcap;
-  ctx[SLOT.OUT] = layout.out;
-  ctx[SLOT.WEIGHTS] = layout.weights;
-  ctx[SLOT.V_LENGTH] = p.value.length;
+  writeScoreOperands(buffer, ctx, { mask: null, bias: p.bias }, layout);
+  const outOffsets = new Int32Array(buffer, layout.outOffsets, batch);
+  for (let b = 0; b < batch; b++) outOffsets[b] = b * N * dv; // [batch, N, dv]
+  const { out, weights } = layout;
+  prepareForward(k, ctx, { out, outOffsets: layout.outOffsets, outRow: dv, weights, valueLength: p.value.length });
 
-  k.exports.attn_prepare(layout.ctx);
   // With the pool, the caller's results are allocated, and their pages touched, while the workers run units: fresh
   // pages cost about as much as the copy into them, and the workers take the units the caller has no time for.
   const fresh: { output?: Float32Array; weights?: Float32Array } = {};
   const allocate = (): void => {
-    fresh.output = touched(new Float32Array(batch * N * dv));
-    if (request.weights) fresh.weights = touched(new Float32Array(batch * N * S));
+    fresh.output = touchedArray(batch * N * dv);
+    if (request.weights) fresh.weights = touchedArray(batch * N * S);
   };
-  if (pool) runOnPool(pool, layout.ctx, layout.scratch, layout.scratchStride, ctx[SLOT.UNITS], JOB.forward, allocate);
-  else k.exports.attn_forward_units(layout.ctx, layout.scratch, 0, ctx[SLOT.UNITS]);
+  runForward(k, pool, ctx, layout.scratch, layout.scratchStride, pool ? allocate : undefined);
 
   const result: AttentionResult = {
     output: copyOut(new Float32Array(buffer, layout.out, batch * N * dv), fresh.output), // [batch, N, dv]

@@ -157,3 +157,13 @@ export class ArenaCursor {
     return start;
   }
 }
+
+/**
+ * A new Float32Array whose every 4 KiB page has been written (with zero), so that the OS maps its pages now rather
+ * than in a later copy: a caller allocates its results this way while pool workers compute.
+ */
+export function touchedArray(length: number): Float32Array {
+  const a = new Float32Array(length);
+  for (let i = 0; i < length; i += 1024) a[i] = 0;
+  return a;
+}

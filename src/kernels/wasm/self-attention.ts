@@ -1,0 +1,171 @@
+// The "wasm" backend's fused self-attention (kernels/backend.ts SelfAttentionProblem): MultiHeadAttention.forward
+// with packed input weights in one call, so that the projections and the heads never leave the kernel's memory.
+// Unfused, every forward copies the projection [q | k | v] out of the memory, splits it into heads in JavaScript,
+// copies the heads back in for the attention, copies the attention's output out, merges the heads and copies them in
+// again for the output projection; here the attention reads q, k and v in place (row stride 3D, one column offset per
+// head) and writes its output with the heads already merged (row stride D).
+//
+// Four jobs on one arena, each the kernel that the unfused path runs, on the same values, so the result equals the
+// composition bit for bit (every element of a GEMM is computed on its own, so a band of columns is the same):
+//   1. GEMM NT  qkv [B·N, 3D] = x [B·N, D] · inWeightᵀ + inBias, as two bands of columns: q, then k and v, so that
+//               the caller copies the key and value weights in while the pool computes q
+//   2. flash attention per (b, h): q, k, v at qkv + b·N·3D + {0, D, 2D} + h·d, row stride 3D → heads [B·N, D]
+//               (the caller copies the output weights in meanwhile)
+//   3. GEMM NT  out [B·N, D] = heads · outWeightᵀ + outBias (the caller allocates the result meanwhile)
+//
+// Arena layout (each region 16-byte aligned, rewritten by every call):
+//   ctx × 3 | x | inWeight | inBias | qkv | q/k/v/output offsets [B·H] i32 each | mask, its offsets | bias, its
+//   offsets | heads | weights [B·H, N, N] | outWeight | outBias | out | scratch × threads | slack
+//
+// Declines (returns null, so that MultiHeadAttention composes the steps) when the problem does not fit the memory,
+// and when the projection holds NaN or ±Inf: the attention kernel then takes its careful path for the whole call,
+// which the composition takes only when the values do, so declining keeps the two paths equal in every bit.
+
+import type { SelfAttentionProblem, SelfAttentionResult } from '../backend.js';
+import { CTX_SLOTS } from './abi.js';
+import { prepareForward, runForward, writeAttentionSlots, writeScoreOperands } from './attention.js';
+import { GEMM_SCRATCH_BYTES, GEMM_SLACK_BYTES, gemmUnits, runGemmJob, writeGemm } from './gemm.js';
+import { type Pool, poolFor } from './pool.js';
+import { ArenaCursor, type WasmKernel, getKernel, reserveArena, touchedArray } from './runtime.js';
+
+/** Query rows per attention work unit: BR in asm/attention.ts. */
+const QUERY_TILE = 64;
+
+/** The pools of the three jobs (null: the calling thread alone), chosen as each job would choose its own. */
+interface Pools {
+  /** each band of the input projection */
+  inProj: Pool | null;
+  attention: Pool | null;
+  outProj: Pool | null;
+}
+
+function plan(k: WasmKernel, p: SelfAttentionProblem, weights: boolean, threads: number) {
+  const { B, N, D, H, scores } = p;
+  const M = B * N;
+  const batch = B * H;
+  const arena = new ArenaCursor(k);
+  const take = (bytes: number): number => arena.take(bytes);
+  const scratchStride = Math.max(k.exports.attn_scratch_bytes(D / H, D / H), GEMM_SCRATCH_BYTES);
+  const layout = {
+    inCtx: take(CTX_SLOTS * 4),
+    attnCtx: take(CTX_SLOTS * 4),
+    outCtx: take(CTX_SLOTS * 4),
+    x: take(M * D * 4),
+    inWeight: take(3 * D * D * 4),
+    inBias: p.inBias ? take(3 * D * 4) : 0,
+    qkv: take(M * 3 * D * 4),
+    qOffsets: take(batch * 4),
+    kOffsets: take(batch * 4),
+    vOffsets: take(batch * 4),
+    outOffsets: take(batch * 4),
+    mask: scores.mask ? take(scores.mask.data.length * 4) : 0,
+    maskOffsets: scores.mask ? take(batch * 4) : 0,
+    bias: scores.bias ? take(scores.bias.data.length * 4) : 0,
+    biasOffsets: scores.bias ? take(batch * 4) : 0,
+    heads: take(M * D * 4),
+    weights: weights ? take(batch * N * N * 4) : 0,
+    outWeight: take(D * D * 4),
+    outBias: p.outBias ? take(D * 4) : 0,
+    out: take(M * D * 4),
+    scratch: take(scratchStride * threads),
+    scratchStride,
+    end: 0,
+  };
+  take(GEMM_SLACK_BYTES);
+  layout.end = arena.end;
+  return layout;
+}
+
+/** The fused self-attention on the wasm kernel, or null to decline. Shapes: output [B, N, D]; weights [B·H, N, N]. */
+export function wasmSelfAttention(p: SelfAttentionProblem, weights: boolean): SelfAttentionResult | null {
+  const k = getKernel();
+  const { B, N, D, H } = p;
+  if (!k || B * N === 0 || D % H !== 0) return null;
+  const M = B * N;
+  const d = D / H;
+  const batch = B * H;
+
+  let pools: Pools = {
+    inProj: poolFor(k, gemmUnits(M, D, true), 2 * M * D * D),
+    attention: poolFor(k, batch * Math.ceil(N / QUERY_TILE), 4 * batch * N * N * d),
+    outProj: poolFor(k, gemmUnits(M, D, true), 2 * M * D * D),
+  };
+  const workers = Math.max(pools.inProj?.workers ?? 0, pools.attention?.workers ?? 0, pools.outProj?.workers ?? 0);
+  let layout = plan(k, p, weights, 1 + workers);
+  if (!reserveArena(k, layout.end - k.arenaBase)) {
+    if (workers === 0) return null;
+    pools = { inProj: null, attention: null, outProj: null }; // the workers' scratch does not fit: one thread
+    layout = plan(k, p, weights, 1);
+    if (!reserveArena(k, layout.end - k.arenaBase)) return null;
+  }
+  const buffer = k.memory.buffer;
+  const floats = (at: number, length: number) => new Float32Array(buffer, at, length);
+  const copy = (to: number, from: Float32Array, length: number) => floats(to, length).set(from.subarray(0, length));
+  /** C [M, n] = x · W[rows from, from + n)ᵀ + bias: a band of n columns of qkv, or of out. */
+  const project = (ctx: number, a: number, w: number, bias: number, c: number, n: number, cRow: number) => {
+    writeGemm(buffer, { ctx, nt: true, M, N: n, K: D, a, aRow: D, aCol: 1, b: w, bRow: D, bias, c, cRow });
+  };
+  const inBias = (from: number) => (layout.inBias === 0 ? 0 : layout.inBias + 4 * from);
+
+  // 1. qkv = x · inWeightᵀ + inBias, in two bands: q first, while the caller copies the key and value weights in.
+  copy(layout.x, p.x, M * D);
+  copy(layout.inWeight, p.inWeight, D * D);
+  if (p.inBias) copy(layout.inBias, p.inBias, 3 * D);
+  project(layout.inCtx, layout.x, layout.inWeight, inBias(0), layout.qkv, D, 3 * D);
+  runGemmJob(k, pools.inProj, layout.inCtx, layout.scratch, () => {
+    floats(layout.inWeight + 4 * D * D, 2 * D * D).set(p.inWeight.subarray(D * D, 3 * D * D));
+  });
+  project(layout.inCtx, layout.x, layout.inWeight + 4 * D * D, inBias(D), layout.qkv + 4 * D, 2 * D, 3 * D);
+  runGemmJob(k, pools.inProj, layout.inCtx, layout.scratch);
+
+  // 2. attention per (b, h), reading q, k and v inside qkv and writing the heads merged; meanwhile the caller copies
+  //    the output weights in.
+  const qOffsets = new Int32Array(buffer, layout.qOffsets, batch);
+  const kOffsets = new Int32Array(buffer, layout.kOffsets, batch);
+  const vOffsets = new Int32Array(buffer, layout.vOffsets, batch);
+  const outOffsets = new Int32Array(buffer, layout.outOffsets, batch);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const row0 = b * N * 3 * D + h * d; // [b, 0, h·d] of the q band of qkv
+      qOffsets[b * H + h] = row0;
+      kOffsets[b * H + h] = row0 + D;
+      vOffsets[b * H + h] = row0 + 2 * D;
+      outOffsets[b * H + h] = b * N * D + h * d;
+    }
+  }
+  const shape = { batch, N, S: N, d, dv: d, ...p.scores };
+  const place = (offsets: number) => ({ data: layout.qkv, offsets, row: 3 * D });
+  const ctx = writeAttentionSlots(
+    buffer,
+    layout.attnCtx,
+    shape,
+    place(layout.qOffsets),
+    place(layout.kOffsets),
+    place(layout.vOffsets),
+  );
+  writeScoreOperands(buffer, ctx, p.scores, layout);
+  const outputs = {
+    out: layout.heads,
+    outOffsets: layout.outOffsets,
+    outRow: D,
+    weights: layout.weights,
+    valueLength: M * 3 * D, // the whole projection: see the header on declining
+  };
+  if (prepareForward(k, ctx, outputs)) return null;
+  runForward(k, pools.attention, ctx, layout.scratch, layout.scratchStride, () => {
+    copy(layout.outWeight, p.outWeight, D * D);
+    if (p.outBias) copy(layout.outBias, p.outBias, D);
+  });
+
+  // 3. out = heads · outWeightᵀ + outBias; meanwhile the caller allocates the result.
+  let output: Float32Array | null = null;
+  project(layout.outCtx, layout.heads, layout.outWeight, layout.outBias, layout.out, D, D);
+  runGemmJob(k, pools.outProj, layout.outCtx, layout.scratch, () => {
+    output = touchedArray(M * D);
+  });
+  output!.set(floats(layout.out, M * D));
+
+  const result: SelfAttentionResult = { output: output! }; // [B, N, D]
+  if (weights) result.weights = floats(layout.weights, batch * N * N).slice(); // [B·H, N, N]
+  return result;
+}

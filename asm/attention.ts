@@ -63,6 +63,10 @@ const SLOT_K_ROW: i32 = 42; //      between key rows (d when contiguous)
 const SLOT_V_ROW: i32 = 43; //      between value rows (dv when contiguous)
 const SLOT_OUT_OFFSETS: i32 = 44; // i32[batch]: element offset of batch b's output row 0
 const SLOT_OUT_ROW: i32 = 45; //    floats between output rows (dv when contiguous)
+// i32[batch], or 0: the inputs arrive one batch index at a time while the units run (the caller copies them in
+// while the pool computes). A unit of batch b waits until state[b] is nonzero: 1 = in place, values finite; 2 = in
+// place, values hold NaN or ±Inf (careful P·V). When 0, every input is in place and attn_prepare scans the values.
+const SLOT_BATCH_STATE: i32 = 46;
 const CTX_SLOTS: i32 = 48;
 
 // ---- tiles ---------------------------------------------------------------------------------------------------
@@ -105,6 +109,7 @@ let gVStride: i32 = 0;
 let gOutStride: i32 = 0;
 let gWeights: usize = 0;
 let gCareful: bool = false;
+let gBatchState: usize = 0;
 
 // Scratch of the running thread, carved from the pointer it passes in (see scratchBytes for the sizes).
 export let sQ: usize = 0; //      [BR, d]   the unit's query rows, zero-padded past N
@@ -169,6 +174,7 @@ export function loadContext(ctx: usize, scratch: usize): void {
   gOutStride = slot(ctx, SLOT_OUT_ROW);
   gWeights = <usize>slot(ctx, SLOT_WEIGHTS);
   gCareful = slot(ctx, SLOT_CAREFUL) != 0;
+  gBatchState = <usize>slot(ctx, SLOT_BATCH_STATE);
 
   const d = <usize>gD;
   const dvp = <usize>gDVP;
@@ -650,6 +656,14 @@ function runUnit(u: i32, scratchV: usize): void {
   const rows = min(BR, gN - i0);
   const dv = gDV;
   const dvp = gDVP;
+  let careful = gCareful;
+  if (gBatchState != 0) {
+    // Wait for batch b's inputs (a few µs: the caller copies them in batch order, and units are taken in that order).
+    const at = gBatchState + (<usize>b << 2);
+    let state = atomic.load<i32>(at);
+    while (state == 0) state = atomic.load<i32>(at);
+    careful = state == 2;
+  }
 
   packQ(b, i0, rows);
   for (let r = 0; r < BR; r++) {
@@ -665,10 +679,10 @@ function runUnit(u: i32, scratchV: usize): void {
 
   for (let j0 = 0; j0 < kEnd; j0 += BC) {
     const cols = min(BC, gS - j0);
-    scoreTile(b, i0, rows, j0, cols, gCareful);
+    scoreTile(b, i0, rows, j0, cols, careful);
     softmaxUpdate(rows);
     packV(b, j0, cols, scratchV);
-    if (gCareful) pvCareful(rows, cols);
+    if (careful) pvCareful(rows, cols);
     else pv(rows, cols);
   }
 
@@ -756,9 +770,16 @@ export function attn_prepare(ctx: usize): void {
   const d = slot(ctx, SLOT_D);
   store<i32>(ctx + (<usize>SLOT_UNITS << 2), batch * ((n + BR - 1) / BR));
   store<i32>(ctx + (<usize>SLOT_SCRATCH_BYTES << 2), attn_scratch_bytes(d, slot(ctx, SLOT_DV)));
-  const finite = allFinite(<usize>slot(ctx, SLOT_V), slot(ctx, SLOT_V_LENGTH));
+  // Streamed inputs (SLOT_BATCH_STATE) are not in place yet: their state says, batch by batch, whether to be careful.
+  const streamed = slot(ctx, SLOT_BATCH_STATE) != 0;
+  const finite = streamed || allFinite(<usize>slot(ctx, SLOT_V), slot(ctx, SLOT_V_LENGTH));
   store<i32>(ctx + (<usize>SLOT_CAREFUL << 2), finite ? 0 : 1);
   atomic.store<i32>(ctx + (<usize>SLOT_NEXT_UNIT << 2), 0);
+}
+
+/** 1 when all n floats at p are finite, else 0: for a caller that streams its inputs in (SLOT_BATCH_STATE). */
+export function values_finite(p: usize, n: i32): i32 {
+  return allFinite(p, n) ? 1 : 0;
 }
 
 /** Scratch bytes one thread needs for head sizes d and dv (16-byte aligned). */

@@ -8,6 +8,7 @@ export {
   attn_scratch_bytes,
   attn_forward_units,
   attn_forward_shared,
+  values_finite,
   vexp_array,
   heap_base,
   ctx_slots,

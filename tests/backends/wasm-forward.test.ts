@@ -6,10 +6,11 @@
 // instead of silently running the reference; one case goes through the public API.
 
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 
 import { Tensor, availableBackends, scaledDotProductAttention } from '../../src/index.js';
-import { wasmBackend } from '../../src/kernels/wasm/index.js';
+import { getNumThreads, setNumThreads, wasmBackend } from '../../src/kernels/wasm/index.js';
+import { DEFAULT_POOL_MIN_FLOPS, poolStats, setPoolTestHooks } from '../../src/kernels/wasm/pool.js';
 import { getKernel, reserveArena } from '../../src/kernels/wasm/runtime.js';
 import { type AttentionOptions, prepareAttention } from '../../src/ops/attention.js';
 import { attentionReference } from '../../src/reference/attention.js';
@@ -353,5 +354,40 @@ describe('wasm backend: vectorised exp', () => {
     assert.ok(s[2] >= smallestNormal && s[3] > 0 && s[3] < smallestNormal);
     assert.ok(s[4] === 0 && s[5] === 0 && s[6] === 0 && s[7] === 0);
     assert.ok(Number.isNaN(s[8]));
+  });
+});
+
+describe('wasm backend: inputs streamed in while the pool computes', () => {
+  // With the pool, a problem whose heads are rows of their own is copied in head by head after the job opens, and
+  // each unit waits for its head (SLOT.BATCH_STATE); each head decides on its own whether its values need the
+  // careful P·V. The result must not depend on any of it.
+  let threadsBefore = 1;
+  before(() => {
+    threadsBefore = getNumThreads();
+    setNumThreads(2);
+    setPoolTestHooks({ minFlops: 0 });
+  });
+  after(() => {
+    setPoolTestHooks({ minFlops: DEFAULT_POOL_MIN_FLOPS });
+    setNumThreads(threadsBefore);
+  });
+
+  it('equals the reference, and the one-thread result bit for bit, with NaN values in one head only', () => {
+    const q = Tensor.randn([2, 3, 90, 8], 1); // [B, H, N, d]
+    const k = Tensor.randn([2, 3, 90, 8], 2);
+    const v = withValues(Tensor.randn([2, 3, 90, 8], 3), [(1 * 3 + 2) * 90 * 8 + 80 * 8 + 1], NaN); // head (1, 2), key 80
+    const jobs = poolStats().jobs;
+    const pooled = check(q, k, v, { causal: true, returnWeights: true }, 'streamed');
+    assert.ok(poolStats().jobs > jobs, 'the call ran on the pool');
+    const head = (1 * 3 + 2) * 90 * 8; // output offset of head (1, 2)
+    assert.ok(!Number.isNaN(pooled.got.output[head + 79 * 8 + 1]), 'row 79 never reads key 80');
+    assert.ok(Number.isNaN(pooled.got.output[head + 80 * 8 + 1]), 'row 80 reads it (in value column 1)');
+    assert.ok(pooled.got.output.subarray(0, head).every((x) => !Number.isNaN(x)), 'the other heads stay finite');
+
+    setNumThreads(1);
+    const single = check(q, k, v, { causal: true, returnWeights: true }, 'one thread');
+    setNumThreads(2);
+    assertBitwiseEqual(pooled.got.output, single.got.output, 'output');
+    assertBitwiseEqual(pooled.got.weights!, single.got.weights!, 'weights');
   });
 });

@@ -80,6 +80,11 @@ export const SLOT = {
   /** i32[batch]: element offset of batch b's output row 0 */
   OUT_OFFSETS: 44,
   OUT_ROW: 45,
+  /**
+   * i32[batch] or 0: inputs streamed in one batch index at a time while the units run; state[b] 0 = not yet,
+   * 1 = in place with finite values, 2 = in place with NaN or ±Inf values
+   */
+  BATCH_STATE: 46,
 } as const;
 
 /**
@@ -125,6 +130,8 @@ export interface KernelExports {
   attn_forward_units(ctx: number, scratch: number, first: number, last: number): void;
   /** Takes units from the atomic counter until none is left; returns how many it ran. */
   attn_forward_shared(ctx: number, scratch: number): number;
+  /** 1 when all n floats at p are finite, else 0. */
+  values_finite(p: number, n: number): number;
   /** Backward: units, scratch size, non-finite flag; resets the work counter. */
   attn_backward_prepare(ctx: number): void;
   /** Scratch bytes one backward thread needs for head sizes d, dv and S keys. */

@@ -7,7 +7,8 @@
 // call, so nothing from one call is visible to the next (the memory keeps its high-water size):
 //
 //   ctx [CTX_SLOTS i32] | query | key | value | query/key/value offsets [batch] i32 each |
-//   mask data, mask offsets | bias data, bias offsets | output [batch, N, dv], its offsets | weights [batch, N, S] |
+//   mask data, mask offsets | bias data, bias offsets | output [batch, N, dv], its offsets | batch states |
+//   weights [batch, N, S] |
 //   scratch × threads (the caller's, then one per pool worker)
 //
 // Declines (returns null, so the reference runs) when a trace is requested (a trace is for small inputs) or when
@@ -41,6 +42,8 @@ interface Layout {
   biasOffsets: number;
   out: number;
   outOffsets: number;
+  /** i32[batch]: how far the streamed inputs have arrived (SLOT.BATCH_STATE) */
+  batchState: number;
   weights: number;
   scratch: number;
   /** bytes of one thread's scratch region */
@@ -64,6 +67,7 @@ function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean, threads:
   const biasOffsets = p.bias ? take(p.batch * 4) : 0;
   const out = take(p.batch * p.N * p.dv * 4);
   const outOffsets = take(p.batch * 4);
+  const batchState = take(p.batch * 4);
   const weights = wantWeights ? take(p.batch * p.N * p.S * 4) : 0;
   const scratchStride = k.exports.attn_scratch_bytes(p.d, p.dv); // 16-byte aligned
   const scratch = take(scratchStride * threads);
@@ -81,6 +85,7 @@ function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean, threads:
     biasOffsets,
     out,
     outOffsets,
+    batchState,
     weights,
     scratch,
     scratchStride,
@@ -184,12 +189,14 @@ export function writeScoreOperands(
 /**
  * Copies the inputs that the forward and the backward share (q, k, v, their per-batch offsets, the mask) into the
  * arena, and fills their context slots with the sizes, the causal rule and the scale. Returns the context slots, zeroed
- * first, for the caller to fill its own.
+ * first, for the caller to fill its own. With `data` false, q, k and v are left for the caller to copy (streamed).
  */
-export function writeInputs(buffer: ArrayBufferLike, p: AttentionProblem, layout: InputLayout): Int32Array {
-  new Float32Array(buffer, layout.q, p.query.length).set(p.query);
-  new Float32Array(buffer, layout.k, p.key.length).set(p.key);
-  new Float32Array(buffer, layout.v, p.value.length).set(p.value);
+export function writeInputs(buffer: ArrayBufferLike, p: AttentionProblem, layout: InputLayout, data = true): Int32Array {
+  if (data) {
+    new Float32Array(buffer, layout.q, p.query.length).set(p.query);
+    new Float32Array(buffer, layout.k, p.key.length).set(p.key);
+    new Float32Array(buffer, layout.v, p.value.length).set(p.value);
+  }
   new Int32Array(buffer, layout.qOffsets, p.batch).set(p.queryOffsets);
   new Int32Array(buffer, layout.kOffsets, p.batch).set(p.keyOffsets);
   new Int32Array(buffer, layout.vOffsets, p.batch).set(p.valueOffsets);
@@ -257,6 +264,16 @@ function copyOut(view: Float32Array, fresh: Float32Array | undefined): Float32Ar
   return fresh;
 }
 
+/** Whether batch b's q, k and v are rows of its own in their arrays (no broadcasting, no shared heads). */
+function ownRows(p: AttentionProblem): boolean {
+  const { batch, N, S, d, dv } = p;
+  if (p.query.length !== batch * N * d || p.key.length !== batch * S * d || p.value.length !== batch * S * dv) return false;
+  for (let b = 0; b < batch; b++) {
+    if (p.queryOffsets[b] !== b * N * d || p.keyOffsets[b] !== b * S * d || p.valueOffsets[b] !== b * S * dv) return false;
+  }
+  return true;
+}
+
 /**
  * Attention on the wasm kernel. Shapes: output [batch, N, dv]; weights [batch, N, S]. Returns null to decline.
  */
@@ -286,10 +303,19 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
   // that they are awake by the time the inputs are copied and the job opens.
   if (pool) armPool(pool, units);
   const buffer = k.memory.buffer;
-  const ctx = writeInputs(buffer, p, layout);
+  // With the pool, and batch b's q, k and v in rows of their own, the inputs are streamed: the caller copies them in
+  // one batch index at a time once the job is open, and each unit waits for its batch (SLOT.BATCH_STATE), so the
+  // workers compute while the caller copies.
+  const streamed = pool !== null && ownRows(p);
+  const ctx = writeInputs(buffer, p, layout, !streamed);
   writeScoreOperands(buffer, ctx, { mask: null, bias: p.bias }, layout);
   const outOffsets = new Int32Array(buffer, layout.outOffsets, batch);
   for (let b = 0; b < batch; b++) outOffsets[b] = b * N * dv; // [batch, N, dv]
+  const state = new Int32Array(buffer, layout.batchState, batch);
+  if (streamed) {
+    state.fill(0);
+    ctx[SLOT.BATCH_STATE] = layout.batchState;
+  }
   const { out, weights } = layout;
   prepareForward(k, ctx, { out, outOffsets: layout.outOffsets, outRow: dv, weights, valueLength: p.value.length });
 
@@ -300,7 +326,24 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
     fresh.output = touchedArray(batch * N * dv);
     if (request.weights) fresh.weights = touchedArray(batch * N * S);
   };
-  runForward(k, pool, ctx, layout.scratch, layout.scratchStride, pool ? allocate : undefined);
+  const stream = (): void => {
+    const { d } = p;
+    const rows = (to: number, from: Float32Array, b: number, n: number) =>
+      new Float32Array(buffer, to + 4 * b * n, n).set(from.subarray(b * n, (b + 1) * n));
+    try {
+      for (let b = 0; b < batch; b++) {
+        rows(layout.q, p.query, b, N * d);
+        rows(layout.k, p.key, b, S * d);
+        rows(layout.v, p.value, b, S * dv);
+        Atomics.store(state, b, k.exports.values_finite(layout.v + 4 * b * S * dv, S * dv) === 1 ? 1 : 2);
+      }
+    } finally {
+      // Never leave a worker waiting (this cannot throw, short of running out of memory).
+      for (let b = 0; b < batch; b++) if (Atomics.load(state, b) === 0) Atomics.store(state, b, 2);
+    }
+    allocate();
+  };
+  runForward(k, pool, ctx, layout.scratch, layout.scratchStride, pool ? (streamed ? stream : allocate) : undefined);
 
   const result: AttentionResult = {
     output: copyOut(new Float32Array(buffer, layout.out, batch * N * dv), fresh.output), // [batch, N, dv]

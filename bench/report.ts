@@ -46,6 +46,8 @@ export interface Plan {
   box: TimingBox;
   /** A row whose projected time per call exceeds this is skipped (ms). */
   maxRunMs: number;
+  /** A row whose first call takes longer than this (ms) is timed over at least 2 repetitions instead of minReps. */
+  slowMs: number;
   /** Rows whose validation call took less than this (ms) are timed together, in rounds; slower ones on their own. */
   interleaveMs: number;
   /** Rounds of the rows timed together. */
@@ -64,8 +66,8 @@ export interface Plan {
 export function planFor(quick: boolean): Plan {
   const shape = { H: 12, d: 64, D: 768, referenceMaxN: 512, sampledRows: 48 };
   return quick
-    ? { sdpaN: [128, 1024], mhaN: [128, 512], backwardN: 128, box: { budgetMs: 500, minReps: 3, maxReps: 250, warmupMs: 150 }, maxRunMs: 2500, interleaveMs: 100, rounds: 5, ...shape }
-    : { sdpaN: [128, 512, 1024, 2048, 4096], mhaN: [128, 512, 2048], backwardN: 1024, box: { budgetMs: 2000, minReps: 5, maxReps: 1000, warmupMs: 500 }, maxRunMs: 8000, interleaveMs: 100, rounds: 5, ...shape };
+    ? { sdpaN: [128, 1024], mhaN: [128, 512], backwardN: 128, box: { budgetMs: 500, minReps: 3, maxReps: 250, warmupMs: 150 }, maxRunMs: 2500, slowMs: 2000, interleaveMs: 100, rounds: 5, ...shape }
+    : { sdpaN: [128, 512, 1024, 2048, 4096], mhaN: [128, 512, 2048], backwardN: 1024, box: { budgetMs: 2000, minReps: 5, maxReps: 1000, warmupMs: 500 }, maxRunMs: 20000, slowMs: 2000, interleaveMs: 100, rounds: 5, ...shape };
 }
 
 export interface Machine {
@@ -414,8 +416,8 @@ export function renderDoc(results: Results, previousDoc: string | null): string 
   p('  the reference itself, not against another fast backend.');
   p(`- Then untimed warm-up calls for ${plan.box.warmupMs} ms (when the validation call took less than that; JIT and`);
   p('  WebAssembly tier-up need tens to hundreds of calls of a sub-millisecond row), then repetitions for');
-  p(`  ${plan.box.budgetMs / 1000} s (at least ${plan.box.minReps}, at most ${plan.box.maxReps}). Reported: the median, the`);
-  p('  interquartile range and min–max in ms.');
+  p(`  ${plan.box.budgetMs / 1000} s (at least ${plan.box.minReps}, or 2 for a row of more than ${plan.slowMs / 1000} s per call; at most`);
+  p(`  ${plan.box.maxReps}). Reported: the median, the interquartile range and min–max in ms.`);
   p(`- Rows whose validation call took under ${plan.interleaveMs} ms are timed **together**: all the workload's fast rows are`);
   p(`  prepared and warmed up, then take turns in ${plan.rounds} rounds of ${plan.box.budgetMs / plan.rounds / 1000} s each, the first`);
   p('  turn moving on by one implementation every round. A slow or fast spell of this shared machine then falls on');

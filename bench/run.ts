@@ -164,6 +164,11 @@ function skipReason(impl: Impl, c: Case, family: string, slack = 1): string | nu
 
 // ---- one forward workload ----
 
+/** The time box of a row whose first call took firstMs: rows of seconds per call are timed over fewer repetitions. */
+function boxFor(firstMs: number): TimingBox {
+  return firstMs > plan.slowMs ? { ...plan.box, minReps: 2 } : plan.box;
+}
+
 /** A validated implementation of the current workload, waiting to be timed together with the others. */
 interface Waiting {
   row: Row;
@@ -243,7 +248,7 @@ async function runCase(section: Section, workload: string, c: Case, family: stri
         runner = null; // timed and disposed by timeTogether
         continue;
       }
-      if (row.status === 'skipped') finish(row, await timeRuns(() => prepared.run(), plan.box, first.ms));
+      if (row.status === 'skipped') finish(row, await timeRuns(() => prepared.run(), boxFor(first.ms), first.ms));
     } catch (e) {
       fail(row, e);
     } finally {
@@ -368,8 +373,7 @@ async function backwardSection(): Promise<void> {
         }
       }
       // The reference backward takes seconds per call: time it over fewer repetitions.
-      const box: TimingBox = { ...plan.box, minReps: first.ms > 2000 ? 2 : plan.box.minReps };
-      const timing = await timeRuns(run, box, first.ms);
+      const timing = await timeRuns(run, boxFor(first.ms), first.ms);
       row.status = 'ok';
       row.timing = { medianMs: timing.medianMs, minMs: timing.minMs, maxMs: timing.maxMs, q1Ms: timing.q1Ms, q3Ms: timing.q3Ms, reps: timing.samples.length };
       row.gflops = flops / timing.medianMs / 1e6;

@@ -21,6 +21,7 @@ import { getKernel } from '../../src/kernels/wasm/runtime.js';
 import { HOOK_STALL_MS } from '../../src/kernels/wasm/worker.js';
 import { prepareAttention } from '../../src/ops/attention.js';
 import { assertBitwiseEqual } from '../tolerances.js';
+import { assertUnitsAccounted, waitForWorkers } from './pool-helpers.js';
 
 const query = Tensor.randn([2, 3, 65, 8], 4); // [B, H, N, d]: 2·3·2 = 12 units
 const key = Tensor.randn([2, 3, 129, 8], 5); // [B, H, S, d]
@@ -50,23 +51,6 @@ const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteO
 function assertSameBits(got: Result, want: Result, what: string): void {
   assertBitwiseEqual(bits(got.output), bits(want.output), `${what}: output`);
   assertBitwiseEqual(bits(got.weights!), bits(want.weights!), `${what}: weights`);
-}
-
-/** Every unit of the pooled calls between two snapshots was run exactly once, by the caller or by a worker. */
-function assertUnitsAccounted(before: ReturnType<typeof poolStats>, now: ReturnType<typeof poolStats>): void {
-  const units = now.units - before.units;
-  const ran = now.callerUnits - before.callerUnits + (now.workerUnits - before.workerUnits);
-  assert.equal(ran, units, `units run (caller and workers) ${ran} != units of the calls ${units}`);
-}
-
-/** Waits until the pool's `workers` workers are all ready (a new pool's workers may still be starting). */
-async function waitForWorkers(workers: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (poolStats().ready < workers) {
-    assert.equal(poolStats().workers, workers);
-    assert.ok(Date.now() < deadline, `only ${poolStats().ready} of ${workers} pool workers became ready`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('wasm thread pool supervisor', () => {

@@ -19,6 +19,7 @@ import { getKernel } from '../../src/kernels/wasm/runtime.js';
 import { type AttentionOptions, prepareAttention } from '../../src/ops/attention.js';
 import { attentionReference } from '../../src/reference/attention.js';
 import { TOL, assertBitwiseEqual, assertRelClose } from '../tolerances.js';
+import { assertUnitsAccounted, waitForWorkers } from './pool-helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -125,23 +126,6 @@ function node(code: string) {
     encoding: 'utf8',
     timeout: 120_000,
   });
-}
-
-/** Every unit of the pooled calls between two snapshots was run exactly once, by the caller or by a worker. */
-function assertUnitsAccounted(before: ReturnType<typeof poolStats>, now: ReturnType<typeof poolStats>): void {
-  const units = now.units - before.units;
-  const ran = now.callerUnits - before.callerUnits + (now.workerUnits - before.workerUnits);
-  assert.equal(ran, units, `units run (caller and workers) ${ran} != units of the calls ${units}`);
-}
-
-/** Waits until the pool's `workers` workers are all ready (a replacement starts asynchronously). */
-async function waitForWorkers(workers: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (poolStats().ready < workers) {
-    assert.equal(poolStats().workers, workers);
-    assert.ok(Date.now() < deadline, `only ${poolStats().ready} of ${workers} pool workers became ready`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('wasm thread pool', () => {

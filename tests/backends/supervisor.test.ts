@@ -162,4 +162,19 @@ describe('wasm thread pool supervisor', () => {
     assert.ok(took >= HOOK_STALL_MS, `the next call ran ${Math.round(took)} ms after the stall began, before it ended`);
     for (let r = 0; r < 20; r++) assertSameBits(run(), want, `new pool, call ${r}`);
   });
+
+  it('replaces a supervisor that stops between calls, and keeps threads on', async () => {
+    setNumThreads(2);
+    run();
+    await waitForWorkers(1);
+    setPoolTestHooks({ endSupervisor: true });
+    // Its 'exit' reaches this thread's event loop; the next call then starts a new pool.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const before = poolStats();
+    assertSameBits(run(), want, 'the call after the supervisor stopped');
+    assert.equal(getNumThreads(), 2, 'threads stay on');
+    assert.equal(poolStats().jobs, before.jobs + 1, 'the call ran on a new pool');
+    await waitForWorkers(1);
+    for (let r = 0; r < 5; r++) assertSameBits(run(), want, `new pool, call ${r}`);
+  });
 });

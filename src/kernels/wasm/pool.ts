@@ -28,7 +28,9 @@
 // nobody pulses. So the supervisor bumps HEARTBEAT every HEARTBEAT_MS (worker.ts), and a caller that waits for
 // BUSY workers gives up once the heartbeat has been still for SUPERVISOR_SILENCE_MS (seen at two checks in a row,
 // one wait slice apart). It then stops that pool (STOP; its control block is never used again) and fails the
-// call with a WorkerError; the next call starts a new pool, with a new supervisor and control block.
+// call with a WorkerError; the next call starts a new pool, with a new supervisor and control block. A supervisor
+// that stops between calls is seen on the caller's event loop (its 'exit'), and the next call starts a new pool too;
+// after MAX_SUPERVISOR_LOSSES such losses, or when the supervisor never ran, calls use one thread.
 //
 // Survivors: a worker outlives a silent supervisor only if the supervisor was not dead but starved of CPU for
 // SUPERVISOR_SILENCE_MS (hence the generous default); a dead supervisor's workers end with it (Node joins a
@@ -125,6 +127,9 @@ let pool: Pool | null = null;
 let disabled: string | null = null; // why the pool could not start here; calls then use one thread
 let sharedModule: object | null = null;
 let running = false;
+/** Supervisors that stopped between calls (see poolFor). */
+let supervisorLosses = 0;
+const MAX_SUPERVISOR_LOSSES = 3;
 /** A pool given up because its supervisor went silent during a call (retire), until the next call settles it. */
 let retired: { pool: Pool; heartbeat: Heartbeat } | null = null;
 
@@ -203,7 +208,15 @@ export function poolFor(k: WasmKernel, units: number, flops: number): Pool | nul
   if (threads < 2) return null;
   if (pool && (pool.gone || pool.kernel !== k || Atomics.load(pool.control, CTL.BROKEN) === 1)) {
     if (Atomics.load(pool.control, CTL.BROKEN) === 1) disabled = `a pool worker could not start: ${lastReason(pool)}`;
-    if (pool.gone) disabled = `the pool's supervisor thread stopped: ${pool.gone}`;
+    if (pool.gone) {
+      // A supervisor that ran and then stopped between calls is replaced, a few times; one that never ran (its script
+      // could not load) or keeps stopping turns the pool off.
+      supervisorLosses++;
+      const ran = Atomics.load(pool.control, CTL.SUPERVISOR) === 1;
+      if (!ran || supervisorLosses >= MAX_SUPERVISOR_LOSSES) {
+        disabled = `the pool's supervisor thread stopped: ${pool.gone}`;
+      }
+    }
     disposePool();
     if (disabled) return null;
   }
@@ -526,13 +539,15 @@ function waitForVictim(p: Pool, deaths: number, heartbeat: Heartbeat): void {
  * worker `kill` (1-based) take one unit of the next pooled call and die in the given way (SUPERVISOR: its
  * supervisor exits while it blocks inside the job; STALL: it does not die, but sleeps inside the job before taking
  * units); `supervisorSilenceMs` sets how long the supervisor's heartbeat may stay still during a call
- * (DEFAULT_SUPERVISOR_SILENCE_MS).
+ * (DEFAULT_SUPERVISOR_SILENCE_MS); `endSupervisor` ends the current pool's supervisor thread now, between calls.
  */
 export function setPoolTestHooks(options: {
   minFlops?: number;
   kill?: { worker: number; mode: keyof typeof KILL_MODE };
   supervisorSilenceMs?: number;
+  endSupervisor?: boolean;
 }): void {
+  if (options.endSupervisor) void pool?.supervisor.terminate();
   if (options.minFlops !== undefined) hooks.minFlops = options.minFlops;
   if (options.supervisorSilenceMs !== undefined) hooks.silenceMs = options.supervisorSilenceMs;
   if (options.kill) {

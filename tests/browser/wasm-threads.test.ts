@@ -25,6 +25,7 @@ import {
   type SelftestReport,
   base64ToFloats,
   selftestInputs,
+  selftestMha,
 } from '../../web/src/selftest-problem.js';
 import { TOL, assertBitwiseEqual, assertRelClose } from '../tolerances.js';
 
@@ -165,6 +166,18 @@ test('the outputs agree with the float64 reference within TOL.wasmF32', () => {
   const browserReference = base64ToFloats(isolated.report.worker!.reference);
   assertRelClose(browserReference, reference, TOL.reorder, 'the browser\'s reference against Node\'s');
   for (const [name, output] of outputsOf(isolated.report)) assertRelClose(output, reference, TOL.wasmF32, name);
+});
+
+test('MultiHeadAttention self-attention (fused on the pool) gives, for 1, 2 and 4 threads, the bits it gives in Node', () => {
+  const node = selftestMha('wasm'); // this process: the same module, on Node's threads
+  assertRelClose(node, selftestMha('reference'), TOL.wasmF32, 'Node, wasm against the reference');
+  for (const report of [isolated.report, plain.report]) {
+    for (const r of report.worker!.runs) {
+      const what = `${report.crossOriginIsolated ? '' : 'not isolated, '}setNumThreads(${r.requested})`;
+      assertBitwiseEqual(base64ToFloats(r.mha), node, what);
+      assert.equal(r.mhaJobs, r.threads > 1 ? 3 : 0, `${what}: pool jobs of the fused call`);
+    }
+  }
 });
 
 test("on the page's own thread (no blocking allowed) the backend uses one thread, with the same bits", () => {

@@ -2,7 +2,7 @@
 // the page. Shared by the page (selftest.ts), its worker (selftest-worker.ts) and the Node test that reads the report
 // (tests/browser/wasm-threads.test.ts), so that all three build the same seeded inputs.
 
-import { type AttentionOptions, Tensor } from '../../src/index.js';
+import { type AttentionOptions, MultiHeadAttention, Tensor } from '../../src/index.js';
 import { wasmBackend } from '../../src/kernels/wasm/index.js';
 
 /**
@@ -23,6 +23,20 @@ export function selftestInputs(): { query: Tensor; key: Tensor; value: Tensor; o
     value: Tensor.randn([B, H, S, d], 103), // [B, H, S, dv]
     options: { causal: true },
   };
+}
+
+/**
+ * MultiHeadAttention self-attention, D = 128, H = 4, N = 128, causal: the wasm backend runs it as one fused call
+ * (src/kernels/wasm/self-attention.ts) whose input projection (12.6 Mflop) and attention (8.4 Mflop) use the pool.
+ */
+export const SELFTEST_MHA = { D: 128, H: 4, N: 128 } as const;
+
+/** The seeded module and input of the MultiHeadAttention check; returns the output [1, N, D] on `backend`. */
+export function selftestMha(backend: 'wasm' | 'reference'): Float32Array {
+  const { D, H, N } = SELFTEST_MHA;
+  const mha = new MultiHeadAttention({ embedDim: D, numHeads: H, seed: 104 });
+  const x = Tensor.randn([1, N, D], 105); // [B, N, D]
+  return mha.forward(x, x, x, { causal: true, backend }).output.data;
 }
 
 /**
@@ -51,6 +65,11 @@ export interface ThreadRun {
   workerUnits: number;
   /** The outputs [B, H, N, dv] as base64 float32 bytes: the cold call's, then SELFTEST_REPEATS more. */
   outputs: string[];
+  /** The MultiHeadAttention check's output [1, N, D] (selftestMha), base64, once the pool's workers were ready. */
+  mha: string;
+  /** Pool jobs that the MultiHeadAttention check ran: with threads, the two bands of the input projection and the
+   *  attention (the output projection, 4.2 Mflop, stays below the pool's threshold). */
+  mhaJobs: number;
 }
 
 /** What the dedicated worker reports. */

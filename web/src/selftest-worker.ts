@@ -1,6 +1,7 @@
 // The self-test's dedicated worker: where a browser lets the wasm backend block in Atomics.wait, and so the one
 // place its thread pool can run. For 1, 2 and 4 threads it runs the same attention call, waits (on its event loop)
-// until the pool's workers are ready, runs it again, and reports the outputs' bits with the pool's counters.
+// until the pool's workers are ready, runs it again, and reports the outputs' bits with the pool's counters; then
+// it runs the MultiHeadAttention check (the fused self-attention) once.
 //
 // The counters (poolStats) are a test hook of src/kernels/wasm/pool.ts, not public API: this page is a test.
 
@@ -14,6 +15,7 @@ import {
   floatsToBase64,
   requireWasmBackend,
   selftestInputs,
+  selftestMha,
 } from './selftest-problem.js';
 
 interface WorkerScope {
@@ -58,6 +60,8 @@ async function run(): Promise<WorkerReport> {
     const before = poolStats();
     for (let i = 0; i < SELFTEST_REPEATS; i++) outputs.push(floatsToBase64(runWasm()));
     const after = poolStats();
+    const mha = floatsToBase64(selftestMha('wasm'));
+    const mhaJobs = poolStats().jobs - after.jobs;
     runs.push({
       requested: n,
       threads: getNumThreads(),
@@ -68,6 +72,8 @@ async function run(): Promise<WorkerReport> {
       callerUnits: after.callerUnits - before.callerUnits,
       workerUnits: after.workerUnits - before.workerUnits,
       outputs,
+      mha,
+      mhaJobs,
     });
   }
   setNumThreads(1); // ends the pool

@@ -33,7 +33,7 @@ const QUERY_TILE = 64;
 
 /** The pools of the three jobs (null: the calling thread alone), chosen as each job would choose its own. */
 interface Pools {
-  /** each band of the input projection */
+  /** both bands of the input projection */
   inProj: Pool | null;
   attention: Pool | null;
   outProj: Pool | null;
@@ -86,7 +86,7 @@ export function wasmSelfAttention(p: SelfAttentionProblem, weights: boolean): Se
   const batch = B * H;
 
   let pools: Pools = {
-    inProj: poolFor(k, gemmUnits(M, D, true), 2 * M * D * D),
+    inProj: poolFor(k, gemmUnits(M, 3 * D, true), 2 * M * 3 * D * D), // as the whole projection would choose
     attention: poolFor(k, batch * Math.ceil(N / QUERY_TILE), 4 * batch * N * N * d),
     outProj: poolFor(k, gemmUnits(M, D, true), 2 * M * D * D),
   };

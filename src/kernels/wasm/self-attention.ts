@@ -5,8 +5,9 @@
 // again for the output projection; here the attention reads q, k and v in place (row stride 3D, one column offset per
 // head) and writes its output with the heads already merged (row stride D).
 //
-// Four jobs on one arena, each the kernel that the unfused path runs, on the same values, so the result equals the
-// composition bit for bit (every element of a GEMM is computed on its own, so a band of columns is the same):
+// Three steps (four pool jobs) on one arena, each the kernel that the unfused path runs, on the same values, so the
+// result equals the composition bit for bit (every element of a GEMM is computed on its own, so a band of columns of
+// a product is the same as in the whole product):
 //   1. GEMM NT  qkv [B·N, 3D] = x [B·N, D] · inWeightᵀ + inBias, as two bands of columns: q, then k and v, so that
 //               the caller copies the key and value weights in while the pool computes q
 //   2. flash attention per (b, h): q, k, v at qkv + b·N·3D + {0, D, 2D} + h·d, row stride 3D → heads [B·N, D]
@@ -31,7 +32,7 @@ import { ArenaCursor, type WasmKernel, getKernel, reserveArena, touchedArray } f
 /** Query rows per attention work unit: BR in asm/attention.ts. */
 const QUERY_TILE = 64;
 
-/** The pools of the three jobs (null: the calling thread alone), chosen as each job would choose its own. */
+/** The pools of the three steps (null: the calling thread alone), chosen as the unfused steps would choose theirs. */
 interface Pools {
   /** both bands of the input projection */
   inProj: Pool | null;
@@ -101,7 +102,7 @@ export function wasmSelfAttention(p: SelfAttentionProblem, weights: boolean): Se
   const buffer = k.memory.buffer;
   const floats = (at: number, length: number) => new Float32Array(buffer, at, length);
   const copy = (to: number, from: Float32Array, length: number) => floats(to, length).set(from.subarray(0, length));
-  /** C [M, n] = x · W[rows from, from + n)ᵀ + bias: a band of n columns of qkv, or of out. */
+  /** Writes the context of C [M, n] = A [M, D] · W [n, D]ᵀ + bias, rows cRow floats apart (a band of qkv, or out). */
   const project = (ctx: number, a: number, w: number, bias: number, c: number, n: number, cRow: number) => {
     writeGemm(buffer, { ctx, nt: true, M, N: n, K: D, a, aRow: D, aCol: 1, b: w, bRow: D, bias, c, cRow });
   };
@@ -113,7 +114,7 @@ export function wasmSelfAttention(p: SelfAttentionProblem, weights: boolean): Se
   if (p.inBias) copy(layout.inBias, p.inBias, 3 * D);
   project(layout.inCtx, layout.x, layout.inWeight, inBias(0), layout.qkv, D, 3 * D);
   runGemmJob(k, pools.inProj, layout.inCtx, layout.scratch, () => {
-    floats(layout.inWeight + 4 * D * D, 2 * D * D).set(p.inWeight.subarray(D * D, 3 * D * D));
+    copy(layout.inWeight + 4 * D * D, p.inWeight.subarray(D * D), 2 * D * D);
   });
   project(layout.inCtx, layout.x, layout.inWeight + 4 * D * D, inBias(D), layout.qkv + 4 * D, 2 * D, 3 * D);
   runGemmJob(k, pools.inProj, layout.inCtx, layout.scratch);

@@ -15,6 +15,8 @@ export {
   FormatError,
   StateDictError,
   WorkerError,
+  ModelError,
+  NetworkError,
   isQkvError,
   type QkvErrorCode,
 } from './core/errors.js';

@@ -6,9 +6,20 @@
 //   ├─ ArgumentError    E_ARGUMENT   an option or scalar argument is out of its domain
 //   ├─ FormatError      E_FORMAT     bytes (safetensors, JSON) do not follow their format
 //   ├─ StateDictError   E_STATE_DICT a state dict has missing, unknown or wrongly shaped entries
-//   └─ WorkerError      E_WORKER     a pool thread died during a call; that call's results are lost
+//   ├─ WorkerError      E_WORKER     a pool thread died during a call; that call's results are lost
+//   ├─ ModelError       E_MODEL      a model folder cannot be run as asked: an unsupported config value, a missing
+//   │                                or misshapen tensor (it names the file and the key)
+//   └─ NetworkError     E_NETWORK    a download failed, or the network was needed while offline
 
-export type QkvErrorCode = 'E_QKV' | 'E_SHAPE' | 'E_ARGUMENT' | 'E_FORMAT' | 'E_STATE_DICT' | 'E_WORKER';
+export type QkvErrorCode =
+  | 'E_QKV'
+  | 'E_SHAPE'
+  | 'E_ARGUMENT'
+  | 'E_FORMAT'
+  | 'E_STATE_DICT'
+  | 'E_WORKER'
+  | 'E_MODEL'
+  | 'E_NETWORK';
 
 export class QkvError extends Error {
   readonly code: QkvErrorCode = 'E_QKV';
@@ -46,7 +57,35 @@ export class WorkerError extends QkvError {
   override name = 'WorkerError';
 }
 
-const codes: ReadonlySet<string> = new Set<QkvErrorCode>(['E_QKV', 'E_SHAPE', 'E_ARGUMENT', 'E_FORMAT', 'E_STATE_DICT', 'E_WORKER']);
+export class ModelError extends QkvError {
+  override readonly code = 'E_MODEL';
+  override name = 'ModelError';
+  /** The file of the model folder at fault (config.json, model.safetensors, ...), when one is. */
+  readonly file: string | undefined;
+  /** The config field or tensor name at fault, when one is. */
+  readonly key: string | undefined;
+  constructor(message: string, where: { file?: string; key?: string } = {}) {
+    super(message);
+    this.file = where.file;
+    this.key = where.key;
+  }
+}
+
+export class NetworkError extends QkvError {
+  override readonly code = 'E_NETWORK';
+  override name = 'NetworkError';
+}
+
+const codes: ReadonlySet<string> = new Set<QkvErrorCode>([
+  'E_QKV',
+  'E_SHAPE',
+  'E_ARGUMENT',
+  'E_FORMAT',
+  'E_STATE_DICT',
+  'E_WORKER',
+  'E_MODEL',
+  'E_NETWORK',
+]);
 
 /**
  * True for any qkv error, including one that crossed a worker boundary as a plain `{ name, message, code }` object.

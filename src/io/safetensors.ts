@@ -9,7 +9,12 @@
 // The reader follows the validation of the reference implementation: the header is at most 100 MB, every tensor's
 // byte size matches its dtype and shape, and the tensors cover the data section exactly, with no gap and no overlap.
 // It also rejects duplicate keys in the header JSON (JSON.parse would silently keep the last one). F32, F16, BF16 and
-// F64 are read, all as float32 (F16 and BF16 exactly, F64 rounded to nearest). The writer always writes F32.
+// F64 are read, all as float32 (F16 and BF16 exactly, F64 rounded to nearest). The writer writes F32, F16 or BF16.
+//
+// Model folders are read piecewise (src/models/weights.ts): `parseSafetensorsHeader` validates the header from the
+// file's first bytes and its length, listing tensors of every dtype the format defines (a checkpoint may carry
+// integer buffers that a model ignores), and `decodeSafetensorsTensor` decodes one float tensor from its own bytes, so
+// a large checkpoint is never held twice in memory.
 // Every read goes through a DataView, so neither the header length nor the view's byteOffset need be aligned.
 
 import { ArgumentError, FormatError } from '../core/errors.js';
@@ -24,8 +29,27 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 const METADATA_KEY = '__metadata__';
 
-/** Bytes per element of the dtypes the reader understands. */
+/** Bytes per element of the dtypes the reader decodes. */
 const ITEM_SIZE: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+
+/** Bytes per element of every dtype the format defines; a header may list them all, only floats are decoded. */
+const ANY_ITEM_SIZE: Readonly<Record<string, number>> = {
+  ...ITEM_SIZE,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  U16: 2,
+  I16: 2,
+  U32: 4,
+  I32: 4,
+  U64: 8,
+  I64: 8,
+};
+
+/** The float dtypes the writer can store. */
+export type SafetensorsFloatDType = 'F32' | 'F16' | 'BF16';
 
 const HINT_NOT_SAFETENSORS = 'is this a safetensors file?';
 const HINT_CORRUPT = 'the file is corrupt or was written by a faulty writer';
@@ -33,7 +57,8 @@ const HINT_CORRUPT = 'the file is corrupt or was written by a faulty writer';
 /** Throws the FormatError of one reader function; the message ends with a short hint. */
 type Fail = (message: string, hint: string) => never;
 
-interface TensorEntry {
+/** One tensor of a safetensors header. */
+export interface TensorEntry {
   name: string;
   dtype: string;
   shape: number[];
@@ -42,7 +67,8 @@ interface TensorEntry {
   end: number;
 }
 
-interface ParsedHeader {
+/** A validated safetensors header. */
+export interface ParsedHeader {
   entries: TensorEntry[];
   metadata: SafetensorsMetadata;
   /** Absolute byte offset of the data section in the file. */
@@ -80,7 +106,8 @@ export function readSafetensorsMetadata(bytes: Uint8Array): SafetensorsMetadata 
 }
 
 /**
- * Serialises tensors to safetensors bytes, all as F32. Names are written in sorted order and the data in that order,
+ * Serialises tensors to safetensors bytes, all as F32 (or all as F16 or BF16 with `options.dtype`, rounding to
+ * nearest, ties to even, as PyTorch's .half() and .bfloat16() do). Names are written in sorted order and the data in that order,
  * so the same record always gives the same bytes. The header is padded with spaces so the data section starts 8-byte
  * aligned, as the reference implementation does.
  * @param record a plain object mapping each tensor name to a Tensor
@@ -91,8 +118,20 @@ export function readSafetensorsMetadata(bytes: Uint8Array): SafetensorsMetadata 
  * const bytes = writeSafetensors({ 'q_proj.weight': Tensor.randn([64, 64], 1) }, { format: 'pt' });
  * await writeFile('model.safetensors', bytes);
  */
-export function writeSafetensors(record: Record<string, Tensor>, metadata?: SafetensorsMetadata): Uint8Array {
+export function writeSafetensors(
+  record: Record<string, Tensor>,
+  metadata?: SafetensorsMetadata,
+  options: { dtype?: SafetensorsFloatDType } = {},
+): Uint8Array {
   const fn = 'writeSafetensors';
+  if (typeof options !== 'object' || options === null) {
+    throw new ArgumentError(`${fn}: options must be an object; got ${describe(options)}`);
+  }
+  const dtype = options.dtype ?? 'F32';
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') {
+    throw new ArgumentError(`${fn}: options.dtype must be "F32", "F16" or "BF16"; got ${describe(options.dtype)}`);
+  }
+  const itemSize = ITEM_SIZE[dtype];
   const names = plainObjectKeys(record, fn, 'record', 'an object mapping tensor names to Tensors').sort();
   const parts: string[] = [];
   if (metadata !== undefined) {
@@ -117,8 +156,8 @@ export function writeSafetensors(record: Record<string, Tensor>, metadata?: Safe
     if (!(tensor instanceof Tensor)) {
       throw new ArgumentError(`${fn}: record[${JSON.stringify(name)}] must be a Tensor; got ${describe(tensor)}`);
     }
-    const end = offset + tensor.size * 4;
-    const info = { dtype: 'F32', shape: tensor.shape, data_offsets: [offset, end] };
+    const end = offset + tensor.size * itemSize;
+    const info = { dtype, shape: tensor.shape, data_offsets: [offset, end] };
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
     tensors.push(tensor);
     offset = end;
@@ -141,23 +180,81 @@ export function writeSafetensors(record: Record<string, Tensor>, metadata?: Safe
   for (const tensor of tensors) {
     // Copy the bits, not the numbers, so NaN payloads survive; setUint32 makes it little-endian on any host.
     const bits = new Uint32Array(tensor.data.buffer, tensor.data.byteOffset, tensor.size);
-    for (let i = 0; i < bits.length; i++, pos += 4) view.setUint32(pos, bits[i], true);
+    if (dtype === 'F32') for (let i = 0; i < bits.length; i++, pos += 4) view.setUint32(pos, bits[i], true);
+    else if (dtype === 'BF16') for (let i = 0; i < bits.length; i++, pos += 2) view.setUint16(pos, bitsToBf16(bits[i]), true);
+    else for (let i = 0; i < bits.length; i++, pos += 2) view.setUint16(pos, numberToHalf(tensor.data[i]), true);
   }
   return out;
 }
 
-/** Validates everything but the tensor values: header length, JSON, entries, and how the entries tile the data. */
-function parseHeader(bytes: Uint8Array, fn: string): ParsedHeader {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new ArgumentError(
-      `${fn}: bytes must be a Uint8Array (wrap an ArrayBuffer in new Uint8Array(...)); got ${describe(bytes)}`,
+/** The bfloat16 nearest to a float32 given by its bits (ties to even, as torch's .to(torch.bfloat16)); NaN stays NaN. */
+function bitsToBf16(bits: number): number {
+  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff; // NaN: keep it quiet and a NaN
+  const rounded = bits + 0x7fff + ((bits >>> 16) & 1);
+  return (rounded >>> 16) & 0xffff;
+}
+
+/** The binary16 nearest to x (ties to even), with overflow to ±Infinity and gradual underflow, as torch's .half(). */
+function numberToHalf(x: number): number {
+  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
+  const a = Math.abs(x);
+  if (Number.isNaN(x)) return 0x7e00;
+  if (a >= 65520) return sign | 0x7c00; // 65520 = the midpoint above the largest half, 65504: rounds to Infinity
+  if (a < 2 ** -14) return sign | roundHalfEven(a / 2 ** -24); // subnormal (and zero): units of 2^-24
+  const exponent = Math.floor(Math.log2(a));
+  const e = a >= 2 ** (exponent + 1) ? exponent + 1 : a < 2 ** exponent ? exponent - 1 : exponent; // guard log2 rounding
+  const mantissa = roundHalfEven((a / 2 ** e - 1) * 1024); // 0..1024; 1024 carries into the exponent
+  return sign | ((((e + 15) << 10) + mantissa) & 0x7fff);
+}
+
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const r = v - f;
+  return r > 0.5 || (r === 0.5 && f % 2 === 1) ? f + 1 : f;
+}
+
+/**
+ * Validates a safetensors header: its length, JSON, entries, and how the entries tile the data of a file of
+ * `fileLength` bytes. `bytes` must hold at least the file's first 8 + N bytes (the whole file, or just its header);
+ * every dtype of the format is accepted, and {@link decodeSafetensorsTensor} decodes the float ones.
+ * @throws FormatError naming `fn`, the tensor and the byte offset.
+ */
+export function parseSafetensorsHeader(bytes: Uint8Array, fileLength: number, fn = 'parseSafetensorsHeader'): ParsedHeader {
+  return parseHeader(bytes, fn, fileLength, ANY_ITEM_SIZE);
+}
+
+/**
+ * The length 8 + N of a safetensors file's header, from its first 8 bytes, so that a reader knows how much to read.
+ * @throws FormatError when the length is impossible for a file of `fileLength` bytes.
+ */
+export function safetensorsHeaderLength(first8: Uint8Array, fileLength: number, fn = 'safetensorsHeaderLength'): number {
+  return readHeaderLength(first8, fileLength, (message, hint) => {
+    throw new FormatError(`${fn}: ${message}; ${hint}`);
+  });
+}
+
+/**
+ * Decodes one float tensor (F32, F16, BF16 or F64) to float32 from `bytes`, which hold exactly its data (the file's
+ * bytes entry.begin..entry.end relative to the data section). `out` receives the values when given.
+ * @throws FormatError for another dtype or a byte count that does not fit the entry.
+ */
+export function decodeSafetensorsTensor(bytes: Uint8Array, entry: TensorEntry, fn = 'decodeSafetensorsTensor', out?: Float32Array): Float32Array {
+  const what = `tensor ${JSON.stringify(entry.name)}`;
+  if (!Object.hasOwn(ITEM_SIZE, entry.dtype)) {
+    throw new FormatError(
+      `${fn}: ${what} has dtype ${entry.dtype}; only ${Object.keys(ITEM_SIZE).join(', ')} are decoded as floats`,
     );
   }
-  const fail: Fail = (message, hint) => {
-    throw new FormatError(`${fn}: ${message}; ${hint}`);
-  };
-  const fileLength = bytes.byteLength;
-  if (fileLength < 8) {
+  const size = sizeOf(entry.shape);
+  if (bytes.byteLength !== size * ITEM_SIZE[entry.dtype] || (out !== undefined && out.length !== size)) {
+    throw new FormatError(`${fn}: ${what} needs ${size * ITEM_SIZE[entry.dtype]} bytes; got ${bytes.byteLength}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return decodeInto(view, 0, entry, out ?? new Float32Array(size));
+}
+
+function readHeaderLength(bytes: Uint8Array, fileLength: number, fail: Fail): number {
+  if (fileLength < 8 || bytes.byteLength < 8) {
     fail(`the file is ${fileLength} bytes, too short for the 8-byte header length at byte 0`, HINT_NOT_SAFETENSORS);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -176,6 +273,28 @@ function parseHeader(bytes: Uint8Array, fn: string): ParsedHeader {
         `the ${fileLength}-byte file`,
       'the file is truncated or not a safetensors file',
     );
+  }
+  return dataStart;
+}
+
+/** Validates everything but the tensor values: header length, JSON, entries, and how the entries tile the data. */
+function parseHeader(
+  bytes: Uint8Array,
+  fn: string,
+  fileLength = bytes?.byteLength,
+  itemSizes: Readonly<Record<string, number>> = ITEM_SIZE,
+): ParsedHeader {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new ArgumentError(
+      `${fn}: bytes must be a Uint8Array (wrap an ArrayBuffer in new Uint8Array(...)); got ${describe(bytes)}`,
+    );
+  }
+  const fail: Fail = (message, hint) => {
+    throw new FormatError(`${fn}: ${message}; ${hint}`);
+  };
+  const dataStart = readHeaderLength(bytes, fileLength, fail);
+  if (bytes.byteLength < dataStart) {
+    throw new ArgumentError(`${fn}: bytes must hold the whole header (${dataStart} bytes); got ${bytes.byteLength}`);
   }
 
   let text = '';
@@ -205,7 +324,7 @@ function parseHeader(bytes: Uint8Array, fn: string): ParsedHeader {
     if (name === METADATA_KEY) {
       metadata = checkMetadata(value, fail);
     } else {
-      entries.push(checkEntry(name, value, dataStart, fileLength, fail));
+      entries.push(checkEntry(name, value, dataStart, fileLength, fail, itemSizes));
     }
   }
 
@@ -243,7 +362,14 @@ function parseHeader(bytes: Uint8Array, fn: string): ParsedHeader {
 }
 
 /** One tensor's entry of the header, checked on its own (its place among the others is checked by the caller). */
-function checkEntry(name: string, value: unknown, dataStart: number, fileLength: number, fail: Fail): TensorEntry {
+function checkEntry(
+  name: string,
+  value: unknown,
+  dataStart: number,
+  fileLength: number,
+  fail: Fail,
+  itemSizes: Readonly<Record<string, number>>,
+): TensorEntry {
   const what = `tensor ${JSON.stringify(name)}`;
   if (!isRecord(value)) {
     fail(`${what}: the header entry must be an object { dtype, shape, data_offsets }; got ${describe(value)}`,
@@ -254,9 +380,9 @@ function checkEntry(name: string, value: unknown, dataStart: number, fileLength:
   }
   const { dtype, shape, data_offsets: offsets } = value;
   if (typeof dtype !== 'string') fail(`${what}: dtype must be a string; got ${describe(dtype)}`, HINT_CORRUPT);
-  if (!Object.hasOwn(ITEM_SIZE, dtype as string)) {
+  if (!Object.hasOwn(itemSizes, dtype as string)) {
     fail(
-      `${what}: dtype ${JSON.stringify(dtype)} is not supported (supported: ${Object.keys(ITEM_SIZE).join(', ')})`,
+      `${what}: dtype ${JSON.stringify(dtype)} is not supported (supported: ${Object.keys(itemSizes).join(', ')})`,
       'convert the tensor to float32 before saving, e.g. tensor.float() in PyTorch',
     );
   }
@@ -285,7 +411,7 @@ function checkEntry(name: string, value: unknown, dataStart: number, fileLength:
       'the file is truncated',
     );
   }
-  const expected = sizeOf(shape as number[]) * ITEM_SIZE[dtype as string];
+  const expected = sizeOf(shape as number[]) * itemSizes[dtype as string];
   if (end - begin !== expected) {
     fail(
       `${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes (absolute bytes ${dataStart + begin}..` +
@@ -311,8 +437,12 @@ function checkMetadata(value: unknown, fail: Fail): SafetensorsMetadata {
 
 /** The values of one tensor as float32; `start` is the absolute offset of its first byte in `view`. */
 function decode(view: DataView, start: number, e: TensorEntry): Tensor {
-  const size = sizeOf(e.shape);
-  const out = new Float32Array(size);
+  return new Tensor(decodeInto(view, start, e, new Float32Array(sizeOf(e.shape))), e.shape); // [...shape]
+}
+
+/** Writes the float32 values of a float tensor whose first byte is at `start` of `view` into `out`. */
+function decodeInto(view: DataView, start: number, e: TensorEntry, out: Float32Array): Float32Array {
+  const size = out.length;
   // Writing bit patterns through a Uint32Array view of `out` keeps every float32 exact (NaN payloads included).
   const bits = new Uint32Array(out.buffer);
   switch (e.dtype) {
@@ -329,7 +459,7 @@ function decode(view: DataView, start: number, e: TensorEntry): Tensor {
       for (let i = 0; i < size; i++) out[i] = view.getFloat64(start + 8 * i, true);
       break;
   }
-  return new Tensor(out, e.shape); // [...shape]
+  return out;
 }
 
 /** IEEE 754 binary16: 1 sign bit, 5 exponent bits (bias 15), 10 mantissa bits. Every value is exact in float32. */

@@ -15,6 +15,11 @@ export const TOL = {
   /** ‖out − ref‖ / ‖ref‖ of the wasm kernel (float32 accumulation, a 1-ulp vectorised exp) against the float64
    *  reference; random inputs measure about 3e-7. */
   wasmF32: 1e-5,
+  /** Hugging Face model fixtures (logits, hidden states, q/k/v/z, residuals), ‖out − ref‖ / ‖ref‖, float32 compute
+   *  against a float64 PyTorch forward (the Real models issue's bar). */
+  modelParity: 1e-4,
+  /** Attention weights of those fixtures, elementwise absolute. */
+  modelAttention: 1e-5,
   /** Gradients, ‖grad − ref‖ / ‖ref‖, against float64 central differences and PyTorch autograd. */
   grad: 1e-4,
   /** Unit roundoff of float64 accumulation (the reference): 2⁻⁵³. */

@@ -1,5 +1,5 @@
 // The public API of qkv, curated by hand. Everything a user may import is listed here; nothing else is public.
-// The sections follow the layout of src/: core → ops → kernels → autograd → nn → optim → io → explain → tasks.
+// The sections follow the layout of src/: core → ops → kernels → autograd → nn → optim → io → models → explain → tasks.
 
 // Registers the WebAssembly SIMD backend, which "auto" prefers once its module is compiled.
 import './kernels/wasm/index.js';
@@ -74,6 +74,20 @@ export {
   writeSafetensors,
   type SafetensorsMetadata,
 } from './io/safetensors.js';
+
+// models: Hugging Face checkpoints (GPT-2, BERT, Llama, Mistral, Qwen2) from a folder, a Hub id or picked files
+export { loadPretrained, savePretrained, pretrainedFiles, type LoadOptions, type SaveOptions } from './models/pretrained.js';
+export {
+  PretrainedModel,
+  ModelCache,
+  type ForwardOptions,
+  type ForwardOutput,
+  type FromFilesOptions,
+} from './models/model.js';
+export { type ModelConfig, type ModelFamily, type Llama3RopeScaling } from './models/config.js';
+export { type GenerateOptions } from './models/generate.js';
+export { type ModelFiles, folderFiles, blobFiles } from './models/files.js';
+export { type Probe } from './models/blocks.js';
 
 // explain: traces as JSON and as text
 export { parseExplainJson, headsToJson, type ExplainJson, type HeadTraceJson } from './explain/trace-json.js';

@@ -3,6 +3,8 @@
 //
 //   qkv tour                                     self-attention by hand, step by step
 //   qkv explain ["sentence"] [--token it] ...    a trained model's attention on a sentence, and its answer
+//   qkv explain --model <folder|hub id> "text"   a Hugging Face model's attention: a head grid, heads, tokens (models.ts)
+//   qkv generate --model <folder|hub id> "p"     stream a Hugging Face model's continuation of a prompt (models.ts)
 //   qkv train [--seed N] [--steps N] [--out p]   train the coreference model from scratch
 //   qkv serve [--model p] [--port N] [--host h]  the web viewer, on 127.0.0.1 by default
 
@@ -15,6 +17,7 @@ import { isQkvError } from '../core/errors.js';
 import { DEFAULT_SENTENCE, generateSplits, labelSentence } from '../tasks/coref/data.js';
 import { type CorefModel, explainSentence, findCandidates } from '../tasks/coref/model.js';
 import { loadCorefModel } from '../tasks/coref/load.js';
+import { explainModel, generateCommand, isPretrainedSource, modelFlag } from './models.js';
 import { serveCommand } from './serve.js';
 import { type TrainProgress, evaluateCoref, trainCoref, trainedModelBytes } from '../tasks/coref/train.js';
 
@@ -50,12 +53,29 @@ Usage:
       --json                   print the full trace as JSON (for tools and the web viewer)
       --model PATH             a model written by \`qkv train\` (default: the bundled model)
       --no-color               plain text even in a terminal (so does the NO_COLOR variable)
+  qkv explain --model <folder|hub id> "text"
+                               a Hugging Face model's attention (GPT-2, BERT, Llama, Mistral, Qwen2): a grid of
+                               every layer × head, one head's weights, or where one token looks
+      --stat S                 the grid's summary: max, entropy, first, previous or self (default max)
+      --layer N, --head N      show the heatmaps of a layer's heads, a head in every layer, or one head
+      --token T                list T's heaviest keys in every head (T: a token or its index)
+      --top K                  keys listed per head (default 3)
+      --json                   print the "qkv.attention" JSON (full weights up to 2^20 numbers, else top-k)
+      --offline                use the download cache only (so does HF_HUB_OFFLINE=1)
+  qkv generate --model <folder|hub id> "prompt"
+                               stream a decoder's continuation of the prompt (greedy by default)
+      --max-new-tokens N       tokens to add (default 20)
+      --temperature T          sample at temperature T > 0 (default 0: greedy)
+      --top-k K, --top-p P     sample among the K likeliest tokens, or the smallest set of probability P
+      --seed S                 the sampler's seed (default 0)
+      --offline                use the download cache only
   qkv train                    train the coreference model from scratch
       --seed N                 seed of the data, initialisation and batch order (default 1)
       --steps N                optimizer steps (default ${DEFAULT_STEPS})
       --out PATH               where to write the model (default ${DEFAULT_OUT})
   qkv serve                    open the web viewer (it computes in your browser)
-      --model PATH             the model the page loads (default: the bundled model)
+      --model PATH             the model the page loads: a .safetensors coreference model (default: the
+                               bundled one), or a Hugging Face model folder or Hub id
       --port N                 the port (default 8080)
       --host ADDRESS           the address to bind (default 127.0.0.1)
   qkv help                     show this help
@@ -80,8 +100,13 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         if (rest.length > 0) throw new UsageError(`tour takes no arguments; got ${rest.join(' ')}`);
         io.stdout.write(tour().join('\n') + '\n');
         return 0;
-      case 'explain':
+      case 'explain': {
+        const model = modelFlag(rest);
+        if (model !== undefined && isPretrainedSource(model)) return await explainModel(rest, io, DEFAULT_SENTENCE);
         return await explain(rest, io);
+      }
+      case 'generate':
+        return await generateCommand(rest, io);
       case 'train':
         return await train(rest, io);
       case 'serve':

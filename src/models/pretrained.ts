@@ -10,7 +10,7 @@ import { type ModelFiles, folderFiles } from './files.js';
 import type { HubOptions } from './hub.js';
 import { type FromFilesOptions, PretrainedModel } from './model.js';
 
-/** Options of {@link loadPretrained}: the Hub download's (cacheDir, offline, revision, endpoint, token, onProgress) and the loader's. */
+/** Options of {@link loadPretrained}: the Hub download's (cacheDir, offline, revision, refresh, endpoint, token, timeoutMs, onProgress, signal; see downloadModel) and the loader's. */
 export interface LoadOptions extends HubOptions, FromFilesOptions {}
 
 /**

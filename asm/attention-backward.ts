@@ -26,7 +26,7 @@
 // layouts through the per-batch offsets (so grouped-query heads and broadcast batch dims are summed, as the
 // reference does), and dQ likewise. The chunk count is chosen by the wrapper from the problem's shape only.
 //
-// NaN and ±Inf (attn_backward_prepare scans query, key, value and dO): the tile products multiply blocked entries by
+// NaN and ±Inf (backwardPrepare scans query, key, value and dO): the tile products multiply blocked entries by
 // 0, which is exact only for finite numbers. With a non-finite input the unit runs "careful": it keeps which keys the
 // mask and causality allow (a byte strip beside the score strip), forces P, dP and dS to 0 at blocked entries, and
 // its products skip blocked terms instead of adding 0 · x, in the same order as the fast products. So a blocked key
@@ -36,22 +36,40 @@
 // Declined by the wrapper (the reference runs): a bias (its gradient is N×S-shaped and would need a reduction over
 // broadcast dims) and a softcap.
 
-import { INIT_C, INIT_ZERO, mmTiles } from './gemm';
 import {
   BC,
   BR,
-  NEG_INF,
   SLOT_BATCH,
+  SLOT_CHUNKS,
   SLOT_D,
+  SLOT_DK_PART,
+  SLOT_DQ_BATCH,
   SLOT_DV,
-  SLOT_N,
-  SLOT_NEXT_UNIT,
-  SLOT_Q,
+  SLOT_DV_PART,
+  SLOT_GRAD_K,
+  SLOT_GRAD_OUT,
+  SLOT_GRAD_Q,
+  SLOT_GRAD_V,
   SLOT_K,
+  SLOT_K_LENGTH,
+  SLOT_K_OFFSETS,
+  SLOT_N,
+  SLOT_NONFINITE,
+  SLOT_Q,
+  SLOT_Q_LENGTH,
+  SLOT_Q_OFFSETS,
   SLOT_S,
   SLOT_SCRATCH_BYTES,
   SLOT_UNITS,
   SLOT_V,
+  SLOT_V_LENGTH_B,
+  SLOT_V_OFFSETS,
+  setSlot,
+  slot,
+} from './abi';
+import { INIT_C, INIT_ZERO, mmTiles } from './gemm';
+import {
+  NEG_INF,
   allFinite,
   attn_scratch_bytes,
   gCausal,
@@ -72,26 +90,8 @@ import {
   sQ,
   sS,
   scoreTile,
-  slot,
   vexp,
 } from './attention';
-
-// ---- the backward's slots of the context block (the forward's 0..28 keep their meaning; CTX_SLOTS = 48) --------
-const SLOT_GRAD_OUT: i32 = 29; //  f32 dL/d(output) [batch, N, dv]
-const SLOT_DQ_BATCH: i32 = 30; //  f32 dq per batch index [batch, N, d] (each unit writes its own rows)
-const SLOT_DK_PART: i32 = 31; //   f32 dk partials [chunks, batch, Spad, dp]  (Spad = S rounded up to BC, dp = d to 8)
-const SLOT_DV_PART: i32 = 32; //   f32 dv partials [chunks, batch, Spad, dvp]
-const SLOT_CHUNKS: i32 = 33; //    query-tile chunks per batch index (units = batch · chunks)
-const SLOT_GRAD_Q: i32 = 34; //    f32 results in the inputs' layouts: like query,
-const SLOT_GRAD_K: i32 = 35; //    like key,
-const SLOT_GRAD_V: i32 = 36; //    like value
-const SLOT_Q_LENGTH: i32 = 37; //  elements of query, key and value data (the reduction's output sizes and the scan)
-const SLOT_K_LENGTH: i32 = 38;
-const SLOT_V_LENGTH_B: i32 = 39;
-const SLOT_NONFINITE: i32 = 40; // written by attn_backward_prepare: 1 when an input holds NaN or ±Inf (careful mode)
-const SLOT_Q_OFFSETS: i32 = 8; //  the forward's per-batch offsets
-const SLOT_K_OFFSETS: i32 = 9;
-const SLOT_V_OFFSETS: i32 = 10;
 
 // ---- this thread's backward state ------------------------------------------------------------------------------
 let bDP: i32 = 0; //     d rounded up to 8
@@ -126,7 +126,8 @@ function backwardScratchBytes(d: i32, dv: i32, S: i32): i32 {
   return (attn_scratch_bytes(d, dv) + extra + 15) & ~15;
 }
 
-function loadBackward(ctx: usize, scratch: usize): void {
+/** Loads a backward context into this thread's globals and carves its scratch (job_run). */
+export function loadBackward(ctx: usize, scratch: usize): void {
   loadContext(ctx, scratch);
   bDP = (gD + 7) & ~7;
   bDVP = (gDV + 7) & ~7;
@@ -332,7 +333,8 @@ function gradients(b: i32, chunk: i32, kEnd: i32): void {
   }
 }
 
-function runBackwardUnit(u: i32): void {
+/** One backward unit: batch index b and its chunk of query tiles, in increasing order (see the header). */
+export function backwardUnit(u: i32): void {
   const b = u / bChunks;
   const chunk = u - b * bChunks;
   const qTiles = (gN + BR - 1) / BR;
@@ -380,41 +382,20 @@ export function attn_backward_scratch_bytes(d: i32, dv: i32, S: i32): i32 {
 }
 
 /**
- * Once per call: the unit count (batch · chunks), the scratch size, whether an input holds NaN or ±Inf (careful
- * mode), and resets the work counter.
+ * Once per call (job_prepare): the unit count (batch · chunks), the scratch size, and whether an input holds NaN or
+ * ±Inf (careful mode).
  */
-export function attn_backward_prepare(ctx: usize): void {
+export function backwardPrepare(ctx: usize): void {
   const batch = slot(ctx, SLOT_BATCH);
-  store<i32>(ctx + (<usize>SLOT_UNITS << 2), batch * slot(ctx, SLOT_CHUNKS));
-  store<i32>(ctx + (<usize>SLOT_SCRATCH_BYTES << 2), backwardScratchBytes(slot(ctx, SLOT_D), slot(ctx, SLOT_DV), slot(ctx, SLOT_S)));
+  setSlot(ctx, SLOT_UNITS, batch * slot(ctx, SLOT_CHUNKS));
+  setSlot(ctx, SLOT_SCRATCH_BYTES, backwardScratchBytes(slot(ctx, SLOT_D), slot(ctx, SLOT_DV), slot(ctx, SLOT_S)));
   const gradLength = batch * slot(ctx, SLOT_N) * slot(ctx, SLOT_DV);
   const finite =
     allFinite(<usize>slot(ctx, SLOT_Q), slot(ctx, SLOT_Q_LENGTH)) &&
     allFinite(<usize>slot(ctx, SLOT_K), slot(ctx, SLOT_K_LENGTH)) &&
     allFinite(<usize>slot(ctx, SLOT_V), slot(ctx, SLOT_V_LENGTH_B)) &&
     allFinite(<usize>slot(ctx, SLOT_GRAD_OUT), gradLength);
-  store<i32>(ctx + (<usize>SLOT_NONFINITE << 2), finite ? 0 : 1);
-  atomic.store<i32>(ctx + (<usize>SLOT_NEXT_UNIT << 2), 0);
-}
-
-/** Runs backward units [first, last) with this thread's scratch (attn_backward_prepare must have run). */
-export function attn_backward_units(ctx: usize, scratch: usize, first: i32, last: i32): void {
-  loadBackward(ctx, scratch);
-  for (let u = first; u < last; u++) runBackwardUnit(u);
-}
-
-/** Takes backward units from the context's atomic counter until none is left; returns how many this thread ran. */
-export function attn_backward_shared(ctx: usize, scratch: usize): i32 {
-  loadBackward(ctx, scratch);
-  const units = slot(ctx, SLOT_UNITS);
-  let ran = 0;
-  for (;;) {
-    const u = atomic.add<i32>(ctx + (<usize>SLOT_NEXT_UNIT << 2), 1);
-    if (u >= units) break;
-    runBackwardUnit(u);
-    ran++;
-  }
-  return ran;
+  setSlot(ctx, SLOT_NONFINITE, finite ? 0 : 1);
 }
 
 /** dst[e] += src[e] for n floats. */

@@ -18,62 +18,57 @@
 // w = exp(s − m) / l from the saved row max m and sum l (the log-sum-exp): exact weights without a second softmax.
 //
 // Reduction order: every unit visits its key tiles in increasing order and reduces each tile in a fixed order, so a
-// unit's result does not depend on which thread runs it or how many threads there are. Entry points for a pool:
-// attn_prepare (once), then attn_forward_units(ctx, scratch, first, last) on disjoint unit ranges, or
-// attn_forward_shared(ctx, scratch), which takes units from an atomic counter in the context block.
+// unit's result does not depend on which thread runs it or how many threads there are. It runs as a job (asm/job.ts):
+// forwardPrepare once, then on every thread loadContext and forwardUnit for each unit taken from the job's counter.
 //
-// ABI (mirrored in src/kernels/wasm/abi.ts): the context block is CTX_SLOTS little-endian 32-bit slots, written by
-// the wrapper; pointers are byte addresses in linear memory, offsets are element (float) indices.
+// ABI (asm/abi.ts, the one declaration): the context block's SLOT_* words, written by the wrapper; pointers are byte
+// addresses in linear memory, offsets are element (float) indices.
 
-// ---- the context block: 32-bit slots at ctx + 4·slot -----------------------------------------------------------
-export const SLOT_BATCH: i32 = 0; //       flattened batch count
-export const SLOT_N: i32 = 1; //           query rows
-export const SLOT_S: i32 = 2; //           keys
-export const SLOT_D: i32 = 3; //           head size of q and k
-export const SLOT_DV: i32 = 4; //          head size of v
-export const SLOT_Q: i32 = 5; //           f32 query data (byte pointer)
-export const SLOT_K: i32 = 6; //           f32 key data
-export const SLOT_V: i32 = 7; //           f32 value data
-const SLOT_Q_OFFSETS: i32 = 8; //   i32[batch]: element offset of batch b's [N, d] query matrix
-const SLOT_K_OFFSETS: i32 = 9; //   i32[batch]: [S, d] key matrix
-const SLOT_V_OFFSETS: i32 = 10; //  i32[batch]: [S, dv] value matrix
-const SLOT_MASK: i32 = 11; //       f32 mask data, 0 = no mask; nonzero = may attend
-const SLOT_MASK_OFFSETS: i32 = 12; // i32[batch]
-const SLOT_MASK_ROW: i32 = 13; //   element stride between rows i (0 = broadcast)
-const SLOT_MASK_COL: i32 = 14; //   element stride between keys j (0 = broadcast)
-const SLOT_BIAS: i32 = 15; //       f32 bias data, 0 = no bias
-const SLOT_BIAS_OFFSETS: i32 = 16;
-const SLOT_BIAS_ROW: i32 = 17;
-const SLOT_BIAS_COL: i32 = 18;
-const SLOT_CAUSAL: i32 = 19; //     0 none, 1 top-left (j ≤ i), 2 bottom-right (j ≤ i + S − N)
-const SLOT_SCALE: i32 = 20; //      f32
-const SLOT_SOFTCAP: i32 = 21; //    f32, 0 = off
-const SLOT_OUT: i32 = 22; //        f32 output [batch, N, dv]
-const SLOT_WEIGHTS: i32 = 23; //    f32 weights [batch, N, S], 0 = not requested
-const SLOT_V_LENGTH: i32 = 24; //   elements of value data (scanned for non-finite values)
-// Written by attn_prepare:
-export const SLOT_UNITS: i32 = 25; //      work units = batch · ceil(N / BR)
-export const SLOT_SCRATCH_BYTES: i32 = 26; // scratch bytes each thread needs (16-byte aligned)
-const SLOT_CAREFUL: i32 = 27; //    1 when value data holds NaN or ±Inf (see pvCareful)
-export const SLOT_NEXT_UNIT: i32 = 28; //  atomic work counter for attn_forward_shared
-// Slots 29..40 belong to the backward (asm/attention-backward.ts). The row strides let the forward read q, k and v
-// inside a packed projection ([B, N, 3·H·d]: MultiHeadAttention) and write its output with the heads merged.
-const SLOT_Q_ROW: i32 = 41; //      floats between query rows i and i + 1 (d when contiguous)
-const SLOT_K_ROW: i32 = 42; //      between key rows (d when contiguous)
-const SLOT_V_ROW: i32 = 43; //      between value rows (dv when contiguous)
-const SLOT_OUT_OFFSETS: i32 = 44; // i32[batch]: element offset of batch b's output row 0
-const SLOT_OUT_ROW: i32 = 45; //    floats between output rows (dv when contiguous)
-// i32[batch], or 0: the inputs arrive one batch index at a time while the units run (the caller copies them in
-// while the pool computes). A unit of batch b waits until state[b] is nonzero: 1 = in place, values finite; 2 = in
-// place, values hold NaN or ±Inf (careful P·V). When 0, every input is in place and attn_prepare scans the values.
-const SLOT_BATCH_STATE: i32 = 46;
-const CTX_SLOTS: i32 = 48;
+import {
+  BC,
+  BR,
+  SLOT_BATCH,
+  SLOT_BATCH_STATE,
+  SLOT_BIAS,
+  SLOT_BIAS_COL,
+  SLOT_BIAS_OFFSETS,
+  SLOT_BIAS_ROW,
+  SLOT_CAREFUL,
+  SLOT_CAUSAL,
+  SLOT_D,
+  SLOT_DV,
+  SLOT_K,
+  SLOT_K_OFFSETS,
+  SLOT_K_ROW,
+  SLOT_MASK,
+  SLOT_MASK_COL,
+  SLOT_MASK_OFFSETS,
+  SLOT_MASK_ROW,
+  SLOT_N,
+  SLOT_OUT,
+  SLOT_OUT_OFFSETS,
+  SLOT_OUT_ROW,
+  SLOT_Q,
+  SLOT_Q_OFFSETS,
+  SLOT_Q_ROW,
+  SLOT_S,
+  SLOT_SCALE,
+  SLOT_SCRATCH_BYTES,
+  SLOT_SOFTCAP,
+  SLOT_UNITS,
+  SLOT_V,
+  SLOT_V_LENGTH,
+  SLOT_V_OFFSETS,
+  SLOT_V_ROW,
+  SLOT_WEIGHTS,
+  setSlot,
+  slot,
+  slotF,
+} from './abi';
 
 // ---- tiles ---------------------------------------------------------------------------------------------------
-// BR query rows × BC keys per tile. BR is a multiple of 4 (the register tile's rows), BC a multiple of 8 (its
-// keys). With d = dv = 64 a unit's working set (Q 16 KB, Kᵀ 16 KB, scores 16 KB, acc 16 KB, V 16 KB) stays in L2.
-export const BR: i32 = 64;
-export const BC: i32 = 64;
+// BR query rows × BC keys per tile (asm/abi.ts TILE). With d = dv = 64 a unit's working set (Q 16 KB, Kᵀ 16 KB,
+// scores 16 KB, acc 16 KB, V 16 KB) stays in L2.
 export const NEG_INF: f32 = -Infinity;
 
 // ---- the problem, loaded from the context block into this instance's globals (one instance per thread) -------
@@ -115,6 +110,7 @@ let gBatchState: usize = 0;
 export let sQ: usize = 0; //      [BR, d]   the unit's query rows, zero-padded past N
 export let sKT: usize = 0; //     [d, BC]   the key tile, transposed, zero-padded past S
 let sV: usize = 0; //      [BC, dvp] the value tile, zero-padded past dv (or a direct pointer into V, see packV)
+let sVScratch: usize = 0; // where sV's own region is (sV points into V while a tile is read in place)
 export let sS: usize = 0; //      [BR, BC]  scores, then probabilities
 let sAcc: usize = 0; //    [BR, dvp] output accumulators
 let sM: usize = 0; //      [BR]      running max
@@ -124,12 +120,6 @@ let sBase: usize = 0; //   [BR]      exponent base of the current tile (the new 
 export let sAllowed: usize = 0; // u8 [BR, BC] 1 where (mask, causal) allow the key; filled only when needed
 let gVRow: i32 = 0; //     row stride (floats) of the current value tile: dvp when packed, dv when direct
 
-@inline export function slot(ctx: usize, s: i32): i32 {
-  return load<i32>(ctx + (<usize>s << 2));
-}
-@inline function slotF(ctx: usize, s: i32): f32 {
-  return load<f32>(ctx + (<usize>s << 2));
-}
 @inline export function f32At(base: usize, index: i32): f32 {
   return load<f32>(base + (<usize>index << 2));
 }
@@ -141,6 +131,7 @@ function scratchBytes(d: i32, dvp: i32): i32 {
   return (BR * d + d * BC + BC * dvp + BR * BC + BR * dvp + 4 * BR) * 4 + BR * BC;
 }
 
+/** Loads a forward (or backward) context into this thread's globals and carves its scratch (job_run). */
 export function loadContext(ctx: usize, scratch: usize): void {
   gN = slot(ctx, SLOT_N);
   gS = slot(ctx, SLOT_S);
@@ -181,6 +172,7 @@ export function loadContext(ctx: usize, scratch: usize): void {
   sQ = scratch;
   sKT = sQ + ((<usize>BR * d) << 2);
   sV = sKT + ((d * <usize>BC) << 2);
+  sVScratch = sV;
   sS = sV + ((<usize>BC * dvp) << 2);
   sAcc = sS + (<usize>(BR * BC) << 2);
   sM = sAcc + ((<usize>BR * dvp) << 2);
@@ -324,7 +316,7 @@ function packK(b: i32, j0: i32, cols: i32): void {
  * cols). Values whose dv is a multiple of 8 are read in place; otherwise the tile is copied into [cols, dvp] with
  * zeros past dv, so that the register tile never reads outside it.
  */
-function packV(b: i32, j0: i32, cols: i32, scratchV: usize): void {
+function packV(b: i32, j0: i32, cols: i32): void {
   const dv = <usize>gDV;
   const dvp = <usize>gDVP;
   const stride = <usize>gVStride;
@@ -334,10 +326,10 @@ function packV(b: i32, j0: i32, cols: i32, scratchV: usize): void {
     gVRow = gVStride;
     return;
   }
-  sV = scratchV;
+  sV = sVScratch;
   gVRow = gDVP;
   for (let j = 0; j < cols; j++) {
-    const dst = scratchV + ((<usize>j * dvp) << 2);
+    const dst = sVScratch + ((<usize>j * dvp) << 2);
     memory.copy(dst, src + ((<usize>j * stride) << 2), dv << 2);
     memory.fill(dst + (dv << 2), 0, (dvp - dv) << 2);
   }
@@ -650,7 +642,8 @@ function pvCareful(rows: i32, cols: i32): void {
 
 // ---- one work unit -----------------------------------------------------------------------------------------------
 /** Computes output rows [i0, i0 + rows) of batch b (and their weights when requested). */
-function runUnit(u: i32, scratchV: usize): void {
+/** One forward unit: batch index b and its query tile of BR rows (see the header). */
+export function forwardUnit(u: i32): void {
   const b = u / gQTiles;
   const i0 = (u - b * gQTiles) * BR;
   const rows = min(BR, gN - i0);
@@ -681,7 +674,7 @@ function runUnit(u: i32, scratchV: usize): void {
     const cols = min(BC, gS - j0);
     scoreTile(b, i0, rows, j0, cols, careful);
     softmaxUpdate(rows);
-    packV(b, j0, cols, scratchV);
+    packV(b, j0, cols);
     if (careful) pvCareful(rows, cols);
     else pv(rows, cols);
   }
@@ -761,20 +754,19 @@ export function allFinite(p: usize, n: i32): bool {
 }
 
 /**
- * Once per call, before any unit runs: writes the unit count, the scratch size per thread, whether the values
- * need the careful P·V, and resets the work counter.
+ * Once per call, before any unit runs (job_prepare): writes the unit count, the scratch size per thread, and whether
+ * the values need the careful P·V.
  */
-export function attn_prepare(ctx: usize): void {
+export function forwardPrepare(ctx: usize): void {
   const batch = slot(ctx, SLOT_BATCH);
   const n = slot(ctx, SLOT_N);
   const d = slot(ctx, SLOT_D);
-  store<i32>(ctx + (<usize>SLOT_UNITS << 2), batch * ((n + BR - 1) / BR));
-  store<i32>(ctx + (<usize>SLOT_SCRATCH_BYTES << 2), attn_scratch_bytes(d, slot(ctx, SLOT_DV)));
+  setSlot(ctx, SLOT_UNITS, batch * ((n + BR - 1) / BR));
+  setSlot(ctx, SLOT_SCRATCH_BYTES, attn_scratch_bytes(d, slot(ctx, SLOT_DV)));
   // Streamed inputs (SLOT_BATCH_STATE) are not in place yet: their state says, batch by batch, whether to be careful.
   const streamed = slot(ctx, SLOT_BATCH_STATE) != 0;
   const finite = streamed || allFinite(<usize>slot(ctx, SLOT_V), slot(ctx, SLOT_V_LENGTH));
-  store<i32>(ctx + (<usize>SLOT_CAREFUL << 2), finite ? 0 : 1);
-  atomic.store<i32>(ctx + (<usize>SLOT_NEXT_UNIT << 2), 0);
+  setSlot(ctx, SLOT_CAREFUL, finite ? 0 : 1);
 }
 
 /** 1 when all n floats at p are finite, else 0: for a caller that streams its inputs in (SLOT_BATCH_STATE). */
@@ -787,34 +779,7 @@ export function attn_scratch_bytes(d: i32, dv: i32): i32 {
   return (scratchBytes(d, (dv + 7) & ~7) + 15) & ~15;
 }
 
-/** Runs work units [first, last) with this thread's scratch (attn_prepare must have run). */
-export function attn_forward_units(ctx: usize, scratch: usize, first: i32, last: i32): void {
-  loadContext(ctx, scratch);
-  const scratchV = sV;
-  for (let u = first; u < last; u++) runUnit(u, scratchV);
-}
-
-/** Takes units from the context's atomic counter until none is left; returns how many this thread ran. */
-export function attn_forward_shared(ctx: usize, scratch: usize): i32 {
-  loadContext(ctx, scratch);
-  const scratchV = sV;
-  const units = slot(ctx, SLOT_UNITS);
-  let ran = 0;
-  for (;;) {
-    const u = atomic.add<i32>(ctx + (<usize>SLOT_NEXT_UNIT << 2), 1);
-    if (u >= units) break;
-    runUnit(u, scratchV);
-    ran++;
-  }
-  return ran;
-}
-
 /** The first byte past the module's static data: the wrapper's arena starts at or above it. */
 export function heap_base(): usize {
   return __heap_base;
-}
-
-/** Number of 32-bit slots in the context block (the wrapper checks that it agrees). */
-export function ctx_slots(): i32 {
-  return CTX_SLOTS;
 }

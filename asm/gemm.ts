@@ -19,35 +19,36 @@
 // So row r of a call with M rows equals row r computed in a call of its own, bit for bit (a key/value cache feeds one
 // token at a time and must equal the full pass).
 //
-// Work units for a pool: blocks of GM rows × GN_NT (or GN_NN) columns of C, each written by exactly one thread.
-// Entry points: gemm_prepare(ctx) once, then gemm_units(ctx, scratch, first, last) or gemm_shared(ctx, scratch),
-// which takes units from the atomic counter in the context block (the same slot as the attention kernels' counter).
+// Work units: blocks of GM rows × GN_NT (or GN_NN) columns of C, each written by exactly one thread. It runs as a job
+// (asm/job.ts): gemmPrepare once, then on every thread loadGemm and gemmUnit for each unit taken from the counter.
 
-import { SLOT_NEXT_UNIT, SLOT_SCRATCH_BYTES, SLOT_UNITS, slot } from './attention';
+import {
+  GEMM_SCRATCH_BYTES,
+  GM,
+  GN_NN,
+  GN_NT,
+  G_A,
+  G_A_COL,
+  G_A_ROW,
+  G_B,
+  G_B_ROW,
+  G_BIAS,
+  G_C,
+  G_C_ROW,
+  G_K,
+  G_KIND,
+  G_M,
+  G_N,
+  G_SCRATCH_BYTES,
+  G_UNITS,
+  setSlot,
+  slot,
+} from './abi';
 
-// ---- the context block (CTX_SLOTS 32-bit slots, as the attention kernels'; 25, 26 and 28 are shared) -----------
-const G_KIND: i32 = 0; //   0: NT (C = A·Bᵀ + bias), 1: NN (C = A·B + bias)
-const G_M: i32 = 1; //      rows of C
-const G_N: i32 = 2; //      columns of C
-const G_K: i32 = 3; //      reduction length
-const G_A: i32 = 4; //      f32 A (byte pointer); A[m, k] at A + 4·(m·rowStride + k·colStride)
-const G_A_ROW: i32 = 5; //  row stride of A in floats
-const G_A_COL: i32 = 6; //  column stride of A in floats (NT: must be 1)
-const G_B: i32 = 7; //      f32 B; NT: B[n, k] at B + 4·(n·ldb + k); NN: B[k, n] at B + 4·(k·ldb + n)
-const G_B_ROW: i32 = 8; //  ldb in floats
-const G_BIAS: i32 = 9; //   f32 bias [N], 0 = none
-const G_C: i32 = 10; //     f32 C [M, N], row-major
-const G_C_ROW: i32 = 11; // row stride of C in floats (≥ N; 0 means N): C may be a band of columns of a wider matrix
+// The tile sizes (GM, GN_NT, GN_NN) and the context block (GEMM_SLOT: G_*) are declared in asm/abi.ts.
 
-/** Rows of C per work unit. */
-const GM: i32 = 64;
-/** Columns of C per work unit: NT (B rows stay in L2 while 4 rows of A stay in L1) and NN (eight 8-wide strips). */
-const GN_NT: i32 = 32;
-const GN_NN: i32 = 64;
 /** Reduction block of NN (see nnBlock). */
 const NN_KB: i32 = 256;
-/** Scratch per thread: one 4 × 8 tile for NN's last, partial strip of columns. */
-const GEMM_SCRATCH: i32 = 4 * 8 * 4;
 
 /** How a register tile starts: from zero, from C (accumulate), or from the bias. */
 export const INIT_ZERO: i32 = 0;
@@ -262,7 +263,8 @@ let gLdc: usize = 0; // bytes
 let gColBlocks: i32 = 0;
 let gTile: usize = 0; // this thread's 4 × 8 scratch tile
 
-function loadGemm(ctx: usize, scratch: usize): void {
+/** Loads a GEMM context into this thread's globals (job_run). */
+export function loadGemm(ctx: usize, scratch: usize): void {
   gKind = slot(ctx, G_KIND);
   gGM = slot(ctx, G_M);
   gGN = slot(ctx, G_N);
@@ -356,7 +358,8 @@ function nnBlock(m0: i32, m1: i32, n0: i32, n1: i32): void {
   }
 }
 
-function gemmUnit(u: i32): void {
+/** One unit: a block of GM rows and GN_NT or GN_NN columns of C. */
+export function gemmUnit(u: i32): void {
   const rb = u / gColBlocks;
   const cb = u - rb * gColBlocks;
   const m0 = rb * GM;
@@ -368,32 +371,11 @@ function gemmUnit(u: i32): void {
   else nnBlock(m0, m1, n0, n1);
 }
 
-// ---- entry points ----------------------------------------------------------------------------------------------
-/** Once per call: writes the unit count and the scratch size per thread, and resets the work counter. */
-export function gemm_prepare(ctx: usize): void {
+// ---- as a job (asm/job.ts) -------------------------------------------------------------------------------------
+/** Once per call (job_prepare): writes the unit count and the scratch size per thread (one 4 × 8 tile). */
+export function gemmPrepare(ctx: usize): void {
   const width = slot(ctx, G_KIND) == 0 ? GN_NT : GN_NN;
   const units = ((slot(ctx, G_M) + GM - 1) / GM) * ((slot(ctx, G_N) + width - 1) / width);
-  store<i32>(ctx + (<usize>SLOT_UNITS << 2), units);
-  store<i32>(ctx + (<usize>SLOT_SCRATCH_BYTES << 2), GEMM_SCRATCH);
-  atomic.store<i32>(ctx + (<usize>SLOT_NEXT_UNIT << 2), 0);
-}
-
-/** Runs GEMM units [first, last) (gemm_prepare must have run). */
-export function gemm_units(ctx: usize, scratch: usize, first: i32, last: i32): void {
-  loadGemm(ctx, scratch);
-  for (let u = first; u < last; u++) gemmUnit(u);
-}
-
-/** Takes GEMM units from the context's atomic counter until none is left; returns how many this thread ran. */
-export function gemm_shared(ctx: usize, scratch: usize): i32 {
-  loadGemm(ctx, scratch);
-  const units = slot(ctx, SLOT_UNITS);
-  let ran = 0;
-  for (;;) {
-    const u = atomic.add<i32>(ctx + (<usize>SLOT_NEXT_UNIT << 2), 1);
-    if (u >= units) break;
-    gemmUnit(u);
-    ran++;
-  }
-  return ran;
+  setSlot(ctx, G_UNITS, units);
+  setSlot(ctx, G_SCRATCH_BYTES, GEMM_SCRATCH_BYTES);
 }

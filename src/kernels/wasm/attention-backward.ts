@@ -5,10 +5,10 @@
 // attentionBackwardReference (src/reference/attention-backward.ts), computed in float32; results are bitwise the same
 // for any thread count.
 //
-// Arena layout per call (each region 16-byte aligned, rewritten by every call):
+// Arena layout per call (job.ts: each region 16-byte aligned, rewritten by every call, scratch and slack last):
 //   ctx | query | key | value | offsets × 3 | mask, mask offsets | dL/d(output) [batch, N, dv] | dq [batch, N, d] |
 //   dk partials [chunks, batch, Spad, dp] | dv partials [chunks, batch, Spad, dvp] | grad query | grad key |
-//   grad value | scratch × threads
+//   grad value | scratch × threads | slack
 //
 // NaN and ±Inf follow the reference's rules: the kernel scans its inputs and, when one is not finite, runs its careful
 // mode, which never reads a blocked key (see asm/attention-backward.ts).
@@ -18,14 +18,11 @@
 
 import type { AttentionProblem } from '../../reference/attention.js';
 import type { AttentionGradientsResult } from '../../reference/attention-backward.js';
-import { CTX_SLOTS, JOB, SLOT } from './abi.js';
-import { writeInputs } from './attention.js';
-import { type Pool, poolFor, runOnPool } from './pool.js';
-import { ArenaCursor, type WasmKernel, getKernel, reserveArena } from './runtime.js';
-
-/** BR and BC of asm/attention.ts: query rows per tile, keys per tile. */
-const QUERY_TILE = 64;
-const KEY_TILE = 64;
+import { JOB, SLOT, TILE } from './abi.js';
+import { planInputs, writeInputs } from './attention.js';
+import { prepareJob, reserveCall, runJob } from './job.js';
+import { poolFor } from './pool.js';
+import { type ArenaCursor, getKernel } from './runtime.js';
 /**
  * Units wanted per call: a batch smaller than this splits each batch index's query tiles into chunks (each with its
  * own dk, dv partials), so that a single head still uses several threads. Chosen from the shape only, never from the
@@ -37,8 +34,8 @@ const MAX_PARTIAL_BYTES = 256 * 2 ** 20;
 
 /** Query-tile chunks per batch index (see TARGET_UNITS). */
 function chunksFor(p: AttentionProblem): number {
-  const qTiles = Math.ceil(p.N / QUERY_TILE);
-  const spad = Math.ceil(p.S / KEY_TILE) * KEY_TILE;
+  const qTiles = Math.ceil(p.N / TILE.BR);
+  const spad = Math.ceil(p.S / TILE.BC) * TILE.BC;
   const perChunk = p.batch * spad * (align8(p.d) + align8(p.dv)) * 4;
   let chunks = Math.min(qTiles, Math.max(1, Math.ceil(TARGET_UNITS / p.batch)));
   while (chunks > 1 && chunks * perChunk > MAX_PARTIAL_BYTES) chunks--;
@@ -49,31 +46,18 @@ function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }
 
-function plan(k: WasmKernel, p: AttentionProblem, chunks: number, threads: number) {
-  const arena = new ArenaCursor(k);
+function plan(arena: ArenaCursor, p: AttentionProblem, chunks: number) {
   const take = (bytes: number): number => arena.take(bytes);
-  const spad = Math.ceil(p.S / KEY_TILE) * KEY_TILE;
-  const ctx = take(CTX_SLOTS * 4);
-  const q = take(p.query.length * 4);
-  const key = take(p.key.length * 4);
-  const v = take(p.value.length * 4);
-  const qOffsets = take(p.batch * 4);
-  const kOffsets = take(p.batch * 4);
-  const vOffsets = take(p.batch * 4);
-  const mask = p.mask ? take(p.mask.data.length * 4) : 0;
-  const maskOffsets = p.mask ? take(p.batch * 4) : 0;
-  const gradOut = take(p.batch * p.N * p.dv * 4);
-  const dqBatch = take(p.batch * p.N * p.d * 4);
-  const dkPart = take(chunks * p.batch * spad * align8(p.d) * 4);
-  const dvPart = take(chunks * p.batch * spad * align8(p.dv) * 4);
-  const gradQ = take(p.query.length * 4);
-  const gradK = take(p.key.length * 4);
-  const gradV = take(p.value.length * 4);
-  const scratchStride = k.exports.attn_backward_scratch_bytes(p.d, p.dv, p.S); // 16-byte aligned
-  const scratch = take(scratchStride * threads);
+  const spad = Math.ceil(p.S / TILE.BC) * TILE.BC;
   return {
-    ctx, q, k: key, v, qOffsets, kOffsets, vOffsets, mask, maskOffsets, gradOut, dqBatch, dkPart, dvPart,
-    gradQ, gradK, gradV, scratch, scratchStride, end: arena.end,
+    ...planInputs(arena, p),
+    gradOut: take(p.batch * p.N * p.dv * 4),
+    dqBatch: take(p.batch * p.N * p.d * 4),
+    dkPart: take(chunks * p.batch * spad * align8(p.d) * 4),
+    dvPart: take(chunks * p.batch * spad * align8(p.dv) * 4),
+    gradQ: take(p.query.length * 4),
+    gradK: take(p.key.length * 4),
+    gradV: take(p.value.length * 4),
   };
 }
 
@@ -96,16 +80,11 @@ export function wasmAttentionBackward(p: AttentionProblem, gradOutput: Float32Ar
   }
 
   const chunks = chunksFor(p);
-  const units = batch * chunks;
-  let pool: Pool | null = poolFor(k, units, 10 * batch * N * S * d);
-  let layout = plan(k, p, chunks, 1 + (pool?.workers ?? 0));
-  if (!reserveArena(k, layout.end - k.arenaBase)) {
-    if (!pool) return null;
-    pool = null;
-    layout = plan(k, p, chunks, 1);
-    if (!reserveArena(k, layout.end - k.arenaBase)) return null;
-  }
-  const buffer = k.memory.buffer;
+  const pool = poolFor(k, batch * chunks, 10 * batch * N * S * d);
+  const stride = k.exports.attn_backward_scratch_bytes(d, dv, S);
+  const call = reserveCall(k, pool, stride, (arena) => plan(arena, p, chunks));
+  if (!call) return null;
+  const { layout, buffer } = call;
   const ctx = writeInputs(buffer, p, layout);
   new Float32Array(buffer, layout.gradOut, batch * N * dv).set(gradOutput.subarray(0, batch * N * dv));
 
@@ -121,9 +100,9 @@ export function wasmAttentionBackward(p: AttentionProblem, gradOutput: Float32Ar
   ctx[SLOT.K_LENGTH] = p.key.length;
   ctx[SLOT.V_LENGTH_B] = p.value.length;
 
-  k.exports.attn_backward_prepare(layout.ctx);
-  if (pool) runOnPool(pool, layout.ctx, layout.scratch, layout.scratchStride, ctx[SLOT.UNITS], JOB.backward);
-  else k.exports.attn_backward_units(layout.ctx, layout.scratch, 0, ctx[SLOT.UNITS]);
+  const job = { kind: JOB.BACKWARD, ctx: layout.ctx };
+  prepareJob(call, job);
+  runJob(call, job);
   k.exports.attn_backward_reduce(layout.ctx);
 
   return {

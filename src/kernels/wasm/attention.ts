@@ -3,13 +3,11 @@
 // copies the results out. Same contract as the reference (src/reference/attention.ts), computed in float32; the
 // N×S matrix is never materialised unless weights are asked. Results are bitwise the same for any thread count.
 //
-// Arena layout per call, from the kernel's arenaBase, each region 16-byte aligned; the arena is rewritten by every
-// call, so nothing from one call is visible to the next (the memory keeps its high-water size):
+// Arena layout per call (job.ts: each region 16-byte aligned, rewritten by every call, scratch and slack last):
 //
 //   ctx [CTX_SLOTS i32] | query | key | value | query/key/value offsets [batch] i32 each |
 //   mask data, mask offsets | bias data, bias offsets | output [batch, N, dv], its offsets | batch states |
-//   weights [batch, N, S] |
-//   scratch × threads (the caller's, then one per pool worker)
+//   weights [batch, N, S] | scratch × threads | slack
 //
 // Declines (returns null, so the reference runs) when a trace is requested (a trace is for small inputs) or when
 // the problem does not fit the memory's maximum.
@@ -20,24 +18,13 @@ import type {
   AttentionResult,
   BroadcastOperand,
 } from '../../reference/attention.js';
-import { CAUSAL_CODE, CTX_SLOTS, JOB, SLOT } from './abi.js';
-import { type Pool, armPool, poolFor, runOnPool } from './pool.js';
-import { ArenaCursor, type WasmKernel, getKernel, reserveArena, touchedArray } from './runtime.js';
+import { CAUSAL_CODE, JOB, LAYOUT, SLOT, TILE } from './abi.js';
+import { type Call, type Job, prepareJob, reserveCall, runJob } from './job.js';
+import { armPool, poolFor } from './pool.js';
+import { type ArenaCursor, getKernel, touchedArray } from './runtime.js';
 
-/** Query rows per work unit: BR in asm/attention.ts. */
-const QUERY_TILE = 64;
-
-/** Byte-address plan of one call. */
-interface Layout {
-  ctx: number;
-  q: number;
-  k: number;
-  v: number;
-  qOffsets: number;
-  kOffsets: number;
-  vOffsets: number;
-  mask: number;
-  maskOffsets: number;
+/** Byte-address plan of one call: the inputs that the backward shares, then the forward's own regions. */
+interface Layout extends InputLayout {
   bias: number;
   biasOffsets: number;
   out: number;
@@ -45,51 +32,18 @@ interface Layout {
   /** i32[batch]: how far the streamed inputs have arrived (SLOT.BATCH_STATE) */
   batchState: number;
   weights: number;
-  scratch: number;
-  /** bytes of one thread's scratch region */
-  scratchStride: number;
-  end: number;
 }
 
-function plan(k: WasmKernel, p: AttentionProblem, wantWeights: boolean, threads: number): Layout {
-  const arena = new ArenaCursor(k);
+function plan(arena: ArenaCursor, p: AttentionProblem, wantWeights: boolean): Layout {
   const take = (bytes: number): number => arena.take(bytes);
-  const ctx = take(CTX_SLOTS * 4);
-  const q = take(p.query.length * 4);
-  const key = take(p.key.length * 4);
-  const v = take(p.value.length * 4);
-  const qOffsets = take(p.batch * 4);
-  const kOffsets = take(p.batch * 4);
-  const vOffsets = take(p.batch * 4);
-  const mask = p.mask ? take(p.mask.data.length * 4) : 0;
-  const maskOffsets = p.mask ? take(p.batch * 4) : 0;
-  const bias = p.bias ? take(p.bias.data.length * 4) : 0;
-  const biasOffsets = p.bias ? take(p.batch * 4) : 0;
-  const out = take(p.batch * p.N * p.dv * 4);
-  const outOffsets = take(p.batch * 4);
-  const batchState = take(p.batch * 4);
-  const weights = wantWeights ? take(p.batch * p.N * p.S * 4) : 0;
-  const scratchStride = k.exports.attn_scratch_bytes(p.d, p.dv); // 16-byte aligned
-  const scratch = take(scratchStride * threads);
   return {
-    ctx,
-    q,
-    k: key,
-    v,
-    qOffsets,
-    kOffsets,
-    vOffsets,
-    mask,
-    maskOffsets,
-    bias,
-    biasOffsets,
-    out,
-    outOffsets,
-    batchState,
-    weights,
-    scratch,
-    scratchStride,
-    end: arena.end,
+    ...planInputs(arena, p),
+    bias: p.bias ? take(p.bias.data.length * 4) : 0,
+    biasOffsets: p.bias ? take(p.batch * 4) : 0,
+    out: take(p.batch * p.N * p.dv * 4),
+    outOffsets: take(p.batch * 4),
+    batchState: take(p.batch * 4),
+    weights: wantWeights ? take(p.batch * p.N * p.S * 4) : 0,
   };
 }
 
@@ -123,6 +77,22 @@ export interface InputLayout {
   maskOffsets: number;
 }
 
+/** Takes the regions of the inputs that the forward and the backward share, in that order. */
+export function planInputs(arena: ArenaCursor, p: AttentionProblem): InputLayout {
+  const take = (bytes: number): number => arena.take(bytes);
+  return {
+    ctx: take(LAYOUT.CTX_SLOTS * 4),
+    q: take(p.query.length * 4),
+    k: take(p.key.length * 4),
+    v: take(p.value.length * 4),
+    qOffsets: take(p.batch * 4),
+    kOffsets: take(p.batch * 4),
+    vOffsets: take(p.batch * 4),
+    mask: p.mask ? take(p.mask.data.length * 4) : 0,
+    maskOffsets: p.mask ? take(p.batch * 4) : 0,
+  };
+}
+
 /** Where one of q, k and v lies in the memory: its data, its per-batch offsets (an i32 array) and its row stride. */
 export interface Placement {
   data: number;
@@ -146,7 +116,7 @@ export function writeAttentionSlots(
   k: Placement,
   v: Placement,
 ): Int32Array {
-  const ctx = new Int32Array(buffer, at, CTX_SLOTS);
+  const ctx = new Int32Array(buffer, at, LAYOUT.CTX_SLOTS);
   ctx.fill(0);
   ctx[SLOT.BATCH] = p.batch;
   ctx[SLOT.N] = p.N;
@@ -163,7 +133,7 @@ export function writeAttentionSlots(
   ctx[SLOT.K_ROW] = k.row;
   ctx[SLOT.V_ROW] = v.row;
   ctx[SLOT.CAUSAL] = CAUSAL_CODE[p.causal];
-  const floats = new Float32Array(buffer, at, CTX_SLOTS);
+  const floats = new Float32Array(buffer, at, LAYOUT.CTX_SLOTS);
   floats[SLOT.SCALE] = p.scale;
   floats[SLOT.SOFTCAP] = p.softcap;
   return ctx;
@@ -224,37 +194,17 @@ export interface ForwardOutputs {
 }
 
 /**
- * Fills a written forward context's output slots and runs attn_prepare. Returns whether the scanned values hold NaN
- * or ±Inf (the kernel then takes its careful path).
+ * Fills a written forward context's output slots and prepares its job. Returns the job, and whether the scanned values
+ * hold NaN or ±Inf (the kernel then takes its careful path).
  */
-export function prepareForward(k: WasmKernel, ctx: Int32Array, o: ForwardOutputs): boolean {
+export function prepareForward(call: Call<unknown>, ctx: Int32Array, o: ForwardOutputs): { job: Job; careful: boolean } {
   ctx[SLOT.OUT] = o.out;
   ctx[SLOT.OUT_OFFSETS] = o.outOffsets;
   ctx[SLOT.OUT_ROW] = o.outRow;
   ctx[SLOT.WEIGHTS] = o.weights;
   ctx[SLOT.V_LENGTH] = o.valueLength;
-  k.exports.attn_prepare(ctx.byteOffset);
-  return ctx[SLOT.CAREFUL] !== 0;
-}
-
-/**
- * Runs every unit of a prepared forward context on the pool (when given) and the calling thread, with scratch
- * regions of `stride` bytes from `scratch`. `meanwhile` runs on the calling thread while the workers start (see
- * runOnPool), or first without a pool.
- */
-export function runForward(
-  k: WasmKernel,
-  pool: Pool | null,
-  ctx: Int32Array,
-  scratch: number,
-  stride: number,
-  meanwhile?: () => void,
-): void {
-  if (pool) runOnPool(pool, ctx.byteOffset, scratch, stride, ctx[SLOT.UNITS], JOB.forward, meanwhile);
-  else {
-    meanwhile?.();
-    k.exports.attn_forward_units(ctx.byteOffset, scratch, 0, ctx[SLOT.UNITS]);
-  }
+  const job = { kind: JOB.FORWARD, ctx: ctx.byteOffset };
+  return { job, careful: prepareJob(call, job)[SLOT.CAREFUL] !== 0 };
 }
 
 /** A copy of a view of the memory that the caller owns: into `fresh` when it was allocated already. */
@@ -289,20 +239,15 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
     return result;
   }
 
-  // Units are (flattened batch index, 64-row query tile), as the kernel counts them in attn_prepare.
-  const units = batch * Math.ceil(N / QUERY_TILE);
-  let pool: Pool | null = poolFor(k, units, 4 * batch * N * S * p.d);
-  let layout = plan(k, p, request.weights, 1 + (pool?.workers ?? 0));
-  if (!reserveArena(k, layout.end - k.arenaBase)) {
-    if (!pool) return null; // too large for the memory: the reference runs
-    pool = null; // the workers' scratch does not fit: try on one thread
-    layout = plan(k, p, request.weights, 1);
-    if (!reserveArena(k, layout.end - k.arenaBase)) return null;
-  }
+  // Units are (flattened batch index, query tile of TILE.BR rows), as the kernel counts them.
+  const units = batch * Math.ceil(N / TILE.BR);
+  const stride = k.exports.attn_scratch_bytes(p.d, p.dv);
+  const call = reserveCall(k, poolFor(k, units, 4 * batch * N * S * p.d), stride, (a) => plan(a, p, request.weights));
+  if (!call) return null; // too large for the memory: the reference runs
+  const { layout, pool, buffer } = call;
   // Memory grows before the workers are woken; they see the growth of the shared memory. They are woken now, so
   // that they are awake by the time the inputs are copied and the job opens.
   if (pool) armPool(pool, units);
-  const buffer = k.memory.buffer;
   // With the pool, and batch b's q, k and v in rows of their own, the inputs are streamed: the caller copies them in
   // one batch index at a time once the job is open, and each unit waits for its batch (SLOT.BATCH_STATE), so the
   // workers compute while the caller copies.
@@ -317,7 +262,8 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
     ctx[SLOT.BATCH_STATE] = layout.batchState;
   }
   const { out, weights } = layout;
-  prepareForward(k, ctx, { out, outOffsets: layout.outOffsets, outRow: dv, weights, valueLength: p.value.length });
+  const outputs = { out, outOffsets: layout.outOffsets, outRow: dv, weights, valueLength: p.value.length };
+  const { job } = prepareForward(call, ctx, outputs);
 
   // With the pool, the caller's results are allocated, and their pages touched, while the workers run units: fresh
   // pages cost about as much as the copy into them, and the workers take the units the caller has no time for.
@@ -343,7 +289,7 @@ export function wasmAttention(p: AttentionProblem, request: AttentionRequest): A
     }
     allocate();
   };
-  runForward(k, pool, ctx, layout.scratch, layout.scratchStride, pool ? (streamed ? stream : allocate) : undefined);
+  runJob(call, job, pool ? (streamed ? stream : allocate) : undefined);
 
   const result: AttentionResult = {
     output: copyOut(new Float32Array(buffer, layout.out, batch * N * dv), fresh.output), // [batch, N, dv]

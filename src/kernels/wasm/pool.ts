@@ -7,11 +7,11 @@
 // One call (a "job"), as the caller runs it:
 //   0. optionally arms the pool (armPool: ARMED = GEN = a new generation, notifies GEN), so that the workers wake
 //      while it copies its inputs and spin until the job opens instead of being woken then;
-//   1. writes the problem into the memory (attention.ts, attention-backward.ts, gemm.ts) and runs the kernel's
-//      prepare, which resets the unit counter;
+//   1. writes the problem into the memory (attention.ts, attention-backward.ts, gemm.ts) and prepares the job
+//      (job.ts: the kernel's prepare, which resets the unit counter);
 //   2. writes ctx, scratch and the kind into the control block, sets OPEN = GEN = next generation, notifies GEN;
 //   3. does its side work (allocating its results) while the workers start, then takes units itself from the
-//      kernel's atomic counter (kernel_shared) until none is left;
+//      kernel's atomic counter (job_run) until none is left;
 //   4. closes the job (OPEN = 0), spins briefly, then blocks in Atomics.wait(PULSE) until no worker is BUSY, or
 //      until the supervisor's heartbeat has been still for SUPERVISOR_SILENCE_MS;
 //   5. fails the call if a worker died inside it (DEATHS moved) or the supervisor stopped (the heartbeat did).
@@ -36,7 +36,7 @@
 // SUPERVISOR_SILENCE_MS (hence the generous default); a dead supervisor's workers end with it (Node joins a
 // worker's nested workers as it exits; a closed Web Worker's workers are terminated). A survivor cannot join a
 // later job: OPEN is 0 and STOP is 1 in the given-up control block, which no later job uses. But it may still be
-// inside kernel_shared of the job given up: it would finish its current unit, writing that job's rows and its
+// inside job_run of the job given up: it would finish its current unit, writing that job's rows and its
 // scratch into the arena, then read the context's counter, which the next call's prepare resets when its context
 // block lands at the same address, and run a unit of the next job with the old job's pointers. So the pool given
 // up is stopped (STOP) but not terminated, and the next call, before it writes to the memory, waits in poolFor
@@ -56,7 +56,7 @@
 
 import { ArgumentError, QkvError, WorkerError } from '../../core/errors.js';
 import { describe } from '../../core/tensor.js';
-import { JOB, type JobKind, SLOT } from './abi.js';
+import { type JobKind, SLOT } from './abi.js';
 import { WASM_SHARED_BASE64 } from './module.generated.js';
 import { type WasmKernel, getKernel } from './runtime.js';
 import {
@@ -356,20 +356,20 @@ function busyCount(p: Pool): number {
 }
 
 /**
- * Runs every unit of the prepared context block `ctx` (a kernel of the given kind: attention forward, backward or
- * GEMM) on the pool and the calling thread. Scratch regions of
- * `stride` bytes start at `scratch`: the caller's, then one per worker. Throws a WorkerError when a worker dies
- * inside the job (its units are lost). `meanwhile` runs on the calling thread once the workers have been told to
- * start, before the caller takes its share of units (which the workers then take instead): work that does not
- * touch the job's memory, such as allocating the caller's results, costs the call its time divided by the threads.
+ * Runs every unit of the prepared job of kind `kind` (attention forward, backward or GEMM) whose context block is at
+ * `ctx` on the pool and the calling thread (job.ts runJob is the one caller). Scratch regions of `stride` bytes start
+ * at `scratch`: the caller's, then one per worker. Throws a WorkerError when a worker dies inside the job (its units
+ * are lost). `meanwhile` runs on the calling thread once the workers have been told to start, before the caller takes
+ * its share of units (which the workers then take instead): work that does not touch the job's memory, such as
+ * allocating the caller's results, costs the call its time divided by the threads.
  */
 export function runOnPool(
   p: Pool,
+  kind: JobKind,
   ctx: number,
   scratch: number,
   stride: number,
   units: number,
-  kind: JobKind = JOB.forward,
   meanwhile?: () => void,
 ): void {
   if (running) throw new QkvError('wasm backend: a call re-entered the thread pool while another call was running');
@@ -397,7 +397,7 @@ export function runOnPool(
     let silence = 0;
     try {
       meanwhile?.();
-      mine = p.kernel.exports.kernel_shared(kind, ctx, scratch);
+      mine = p.kernel.exports.job_run(kind, ctx, scratch);
     } finally {
       Atomics.store(ctl, CTL.OPEN, 0);
       silence = waitIdle(p, heartbeat);

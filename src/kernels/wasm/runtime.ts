@@ -8,7 +8,7 @@
 // The typings of WebAssembly are not part of this project's TypeScript libs (ES2023 plus Node's types), so the few
 // members used are declared here and looked up on globalThis.
 
-import { CTX_SLOTS, type KernelExports } from './abi.js';
+import { ABI_SIGNATURE, type KernelExports } from './abi.js';
 import { WASM_PLAIN_BASE64, WASM_SHARED_BASE64 } from './module.generated.js';
 
 interface WasmMemory {
@@ -80,11 +80,23 @@ function moduleBytes(): Uint8Array {
   return decodeBase64(sharedAvailable ? WASM_SHARED_BASE64 : WASM_PLAIN_BASE64);
 }
 
+/**
+ * Throws unless a module's exports were built with the ABI the wrapper was generated with (asm/abi.ts: a slot
+ * renumbered in one and not the other, or a module from another build).
+ */
+export function assertAbi(k: Pick<KernelExports, 'abi_signature'>): void {
+  const built = typeof k.abi_signature === 'function' ? k.abi_signature() : 'none';
+  if (built !== ABI_SIGNATURE) {
+    throw new Error(
+      `wasm kernel: the module was built for ABI ${built}, the wrapper for ABI ${ABI_SIGNATURE} (asm/abi.ts); ` +
+        'rebuild both with `npm run build`',
+    );
+  }
+}
+
 function finish(exports: unknown, memory: WasmMemory, maxPages: number): WasmKernel {
   const k = exports as KernelExports;
-  if (k.ctx_slots() !== CTX_SLOTS) {
-    throw new Error(`wasm kernel: context block has ${k.ctx_slots()} slots, wrapper expects ${CTX_SLOTS}; rebuild`);
-  }
+  assertAbi(k);
   const arenaBase = (k.heap_base() + 15) & ~15;
   return { exports: k, memory, shared: sharedAvailable, arenaBase, maxBytes: maxPages * PAGE };
 }

@@ -14,7 +14,7 @@
 //               (the caller copies the output weights in meanwhile)
 //   3. GEMM NT  out [B·N, D] = heads · outWeightᵀ + outBias (the caller allocates the result meanwhile)
 //
-// Arena layout (each region 16-byte aligned, rewritten by every call):
+// Arena layout (job.ts: each region 16-byte aligned, rewritten by every call):
 //   ctx × 3 | x | inWeight | inBias | qkv | q/k/v/output offsets [B·H] i32 each | mask, its offsets | bias, its
 //   offsets | heads | weights [B·H, N, N] | outWeight | outBias | out | scratch × threads | slack
 //
@@ -23,34 +23,22 @@
 // which the composition takes only when the values do, so declining keeps the two paths equal in every bit.
 
 import type { SelfAttentionProblem, SelfAttentionResult } from '../backend.js';
-import { CTX_SLOTS } from './abi.js';
-import { prepareForward, runForward, writeAttentionSlots, writeScoreOperands } from './attention.js';
-import { GEMM_SCRATCH_BYTES, GEMM_SLACK_BYTES, gemmUnits, runGemmJob, writeGemm } from './gemm.js';
-import { type Pool, poolFor } from './pool.js';
-import { ArenaCursor, type WasmKernel, getKernel, reserveArena, touchedArray } from './runtime.js';
+import { LAYOUT, TILE } from './abi.js';
+import { prepareForward, writeAttentionSlots, writeScoreOperands } from './attention.js';
+import { gemmUnits, runGemmJob, writeGemm } from './gemm.js';
+import { runJob, reserveCall } from './job.js';
+import { poolFor } from './pool.js';
+import { type ArenaCursor, getKernel, touchedArray } from './runtime.js';
 
-/** Query rows per attention work unit: BR in asm/attention.ts. */
-const QUERY_TILE = 64;
-
-/** The pools of the three steps (null: the calling thread alone), chosen as the unfused steps would choose theirs. */
-interface Pools {
-  /** both bands of the input projection */
-  inProj: Pool | null;
-  attention: Pool | null;
-  outProj: Pool | null;
-}
-
-function plan(k: WasmKernel, p: SelfAttentionProblem, weights: boolean, threads: number) {
+function plan(arena: ArenaCursor, p: SelfAttentionProblem, weights: boolean) {
   const { B, N, D, H, scores } = p;
   const M = B * N;
   const batch = B * H;
-  const arena = new ArenaCursor(k);
   const take = (bytes: number): number => arena.take(bytes);
-  const scratchStride = Math.max(k.exports.attn_scratch_bytes(D / H, D / H), GEMM_SCRATCH_BYTES);
-  const layout = {
-    inCtx: take(CTX_SLOTS * 4),
-    attnCtx: take(CTX_SLOTS * 4),
-    outCtx: take(CTX_SLOTS * 4),
+  return {
+    inCtx: take(LAYOUT.CTX_SLOTS * 4),
+    attnCtx: take(LAYOUT.CTX_SLOTS * 4),
+    outCtx: take(LAYOUT.CTX_SLOTS * 4),
     x: take(M * D * 4),
     inWeight: take(3 * D * D * 4),
     inBias: p.inBias ? take(3 * D * 4) : 0,
@@ -68,13 +56,7 @@ function plan(k: WasmKernel, p: SelfAttentionProblem, weights: boolean, threads:
     outWeight: take(D * D * 4),
     outBias: p.outBias ? take(D * 4) : 0,
     out: take(M * D * 4),
-    scratch: take(scratchStride * threads),
-    scratchStride,
-    end: 0,
   };
-  take(GEMM_SLACK_BYTES);
-  layout.end = arena.end;
-  return layout;
 }
 
 /** The fused self-attention on the wasm kernel, or null to decline. Shapes: output [B, N, D]; weights [B·H, N, N]. */
@@ -86,20 +68,16 @@ export function wasmSelfAttention(p: SelfAttentionProblem, weights: boolean): Se
   const d = D / H;
   const batch = B * H;
 
-  let pools: Pools = {
-    inProj: poolFor(k, gemmUnits(M, 3 * D, true), 2 * M * 3 * D * D), // as the whole projection would choose
-    attention: poolFor(k, batch * Math.ceil(N / QUERY_TILE), 4 * batch * N * N * d),
-    outProj: poolFor(k, gemmUnits(M, D, true), 2 * M * D * D),
-  };
-  const workers = Math.max(pools.inProj?.workers ?? 0, pools.attention?.workers ?? 0, pools.outProj?.workers ?? 0);
-  let layout = plan(k, p, weights, 1 + workers);
-  if (!reserveArena(k, layout.end - k.arenaBase)) {
-    if (workers === 0) return null;
-    pools = { inProj: null, attention: null, outProj: null }; // the workers' scratch does not fit: one thread
-    layout = plan(k, p, weights, 1);
-    if (!reserveArena(k, layout.end - k.arenaBase)) return null;
-  }
-  const buffer = k.memory.buffer;
+  // Each step uses the pool as the unfused step would choose it (null: the calling thread alone); the arena has
+  // scratch for the pool's threads when any step uses it, and none of them uses it when that does not fit.
+  const inProj = poolFor(k, gemmUnits(M, 3 * D, true), 2 * M * 3 * D * D); // as the whole projection would choose
+  const attention = poolFor(k, batch * Math.ceil(N / TILE.BR), 4 * batch * N * N * d);
+  const outProj = poolFor(k, gemmUnits(M, D, true), 2 * M * D * D);
+  const stride = Math.max(k.exports.attn_scratch_bytes(d, d), LAYOUT.GEMM_SCRATCH_BYTES);
+  const call = reserveCall(k, inProj ?? attention ?? outProj, stride, (arena) => plan(arena, p, weights));
+  if (!call) return null;
+  const pools = { inProj: call.pool && inProj, attention: call.pool && attention, outProj: call.pool && outProj };
+  const { layout, buffer } = call;
   const floats = (at: number, length: number) => new Float32Array(buffer, at, length);
   const copy = (to: number, from: Float32Array, length: number) => floats(to, length).set(from.subarray(0, length));
   /** Writes the context of C [M, n] = A [M, D] · W [n, D]ᵀ + bias, rows cRow floats apart (a band of qkv, or out). */
@@ -113,11 +91,10 @@ export function wasmSelfAttention(p: SelfAttentionProblem, weights: boolean): Se
   copy(layout.inWeight, p.inWeight, D * D);
   if (p.inBias) copy(layout.inBias, p.inBias, 3 * D);
   project(layout.inCtx, layout.x, layout.inWeight, inBias(0), layout.qkv, D, 3 * D);
-  runGemmJob(k, pools.inProj, layout.inCtx, layout.scratch, () => {
-    copy(layout.inWeight + 4 * D * D, p.inWeight.subarray(D * D), 2 * D * D);
-  });
+  const copyKeyValueWeights = () => copy(layout.inWeight + 4 * D * D, p.inWeight.subarray(D * D), 2 * D * D);
+  runGemmJob(call, layout.inCtx, copyKeyValueWeights, pools.inProj);
   project(layout.inCtx, layout.x, layout.inWeight + 4 * D * D, inBias(D), layout.qkv + 4 * D, 2 * D, 3 * D);
-  runGemmJob(k, pools.inProj, layout.inCtx, layout.scratch);
+  runGemmJob(call, layout.inCtx, undefined, pools.inProj);
 
   // 2. attention per (b, h), reading q, k and v inside qkv and writing the heads merged; meanwhile the caller copies
   //    the output weights in.
@@ -152,18 +129,21 @@ export function wasmSelfAttention(p: SelfAttentionProblem, weights: boolean): Se
     weights: layout.weights,
     valueLength: M * 3 * D, // the whole projection: see the header on declining
   };
-  if (prepareForward(k, ctx, outputs)) return null;
-  runForward(k, pools.attention, ctx, layout.scratch, layout.scratchStride, () => {
+  const { job, careful } = prepareForward(call, ctx, outputs);
+  if (careful) return null;
+  const copyOutputWeights = () => {
     copy(layout.outWeight, p.outWeight, D * D);
     if (p.outBias) copy(layout.outBias, p.outBias, D);
-  });
+  };
+  runJob(call, job, copyOutputWeights, pools.attention);
 
   // 3. out = heads · outWeightᵀ + outBias; meanwhile the caller allocates the result.
   let output: Float32Array | null = null;
   project(layout.outCtx, layout.heads, layout.outWeight, layout.outBias, layout.out, D, D);
-  runGemmJob(k, pools.outProj, layout.outCtx, layout.scratch, () => {
+  const allocate = () => {
     output = touchedArray(M * D);
-  });
+  };
+  runGemmJob(call, layout.outCtx, allocate, pools.outProj);
   output!.set(floats(layout.out, M * D));
 
   const result: SelfAttentionResult = { output: output! }; // [B, N, D]

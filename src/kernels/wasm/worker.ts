@@ -8,7 +8,7 @@
 //               call (its nested workers end with it, their BUSY stays set), so the caller watches the heartbeat
 //               and gives the call up when it stops (pool.ts, "Deaths").
 //   worker      instantiates the kernel on the shared memory and, for each job, takes work units from the
-//               kernel's atomic counter (kernel_shared, for the job's kind: attention forward, backward or GEMM)
+//               kernel's atomic counter (job_run, for the job's kind: attention forward, backward or GEMM)
 //               with its own scratch region, until none is left.
 //
 // The worker never touches the problem's data from JavaScript: it only calls the kernel. It imports nothing from
@@ -96,7 +96,7 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => WasmInstance;
 }
 interface PoolExports {
-  kernel_shared(kind: number, ctx: number, scratch: number): number;
+  job_run(kind: number, ctx: number, scratch: number): number;
 }
 interface SharedMemory {
   readonly buffer: ArrayBufferLike;
@@ -326,7 +326,7 @@ function runWorker(init: ThreadInit, parent: PortLike | null): void {
           else die(init, ctx, parent);
         }
         const scratch = Atomics.load(ctl, CTL.SCRATCH) + i * Atomics.load(ctl, CTL.STRIDE);
-        const ran = kernel.kernel_shared(Atomics.load(ctl, CTL.KIND), ctx, scratch);
+        const ran = kernel.job_run(Atomics.load(ctl, CTL.KIND), ctx, scratch);
         Atomics.add(ctl, CTL.WORKER_UNITS, ran);
         break;
       }

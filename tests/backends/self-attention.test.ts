@@ -14,10 +14,11 @@ import {
 } from '../../src/index.js';
 import { type SelfAttentionProblem, runLinear } from '../../src/kernels/backend.js';
 import { getNumThreads, setNumThreads } from '../../src/kernels/wasm/index.js';
-import { DEFAULT_POOL_MIN_FLOPS, poolStats, setPoolTestHooks } from '../../src/kernels/wasm/pool.js';
+import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { wasmSelfAttention } from '../../src/kernels/wasm/self-attention.js';
 import { scoreSettings } from '../../src/ops/attention.js';
 import { assertBitwiseEqual } from '../tolerances.js';
+import { DEFAULT_POOL_MIN_FLOPS, setPoolTestHooks } from './pool-hooks/index.js';
 
 /** Small, odd and large head sizes: d = 8, 3, 65. */
 const MODULES = [

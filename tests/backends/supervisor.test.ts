@@ -11,17 +11,20 @@ import { after, before, describe, it } from 'node:test';
 
 import { Tensor, WorkerError, isQkvError } from '../../src/index.js';
 import { getNumThreads, setNumThreads, wasmBackend } from '../../src/kernels/wasm/index.js';
-import {
-  DEFAULT_POOL_MIN_FLOPS,
-  DEFAULT_SUPERVISOR_SILENCE_MS,
-  poolStats,
-  setPoolTestHooks,
-} from '../../src/kernels/wasm/pool.js';
+import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { getKernel } from '../../src/kernels/wasm/runtime.js';
-import { HOOK_STALL_MS } from '../../src/kernels/wasm/worker.js';
 import { prepareAttention } from '../../src/ops/attention.js';
 import { assertBitwiseEqual } from '../tolerances.js';
 import { assertUnitsAccounted, waitForWorkers } from './pool-helpers.js';
+import {
+  DEFAULT_POOL_MIN_FLOPS,
+  DEFAULT_SUPERVISOR_SILENCE_MS,
+  HOOK_STALL_MS,
+  installPoolFaults,
+  setPoolTestHooks,
+} from './pool-hooks/index.js';
+
+installPoolFaults(); // before any pool starts: its threads fail on request
 
 const query = Tensor.randn([2, 3, 65, 8], 4); // [B, H, N, d]: 2·3·2 = 12 units
 const key = Tensor.randn([2, 3, 129, 8], 5); // [B, H, S, d]

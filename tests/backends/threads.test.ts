@@ -14,12 +14,15 @@ import { Worker } from 'node:worker_threads';
 
 import { Tensor, WorkerError, isQkvError } from '../../src/index.js';
 import { getNumThreads, setNumThreads, wasmBackend } from '../../src/kernels/wasm/index.js';
-import { DEFAULT_POOL_MIN_FLOPS, poolStats, setPoolTestHooks } from '../../src/kernels/wasm/pool.js';
+import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { getKernel } from '../../src/kernels/wasm/runtime.js';
 import { type AttentionOptions, prepareAttention } from '../../src/ops/attention.js';
 import { attentionReference } from '../../src/reference/attention.js';
 import { TOL, assertBitwiseEqual, assertRelClose } from '../tolerances.js';
 import { assertUnitsAccounted, waitForWorkers } from './pool-helpers.js';
+import { DEFAULT_POOL_MIN_FLOPS, installPoolFaults, setPoolTestHooks } from './pool-hooks/index.js';
+
+installPoolFaults(); // before any pool starts: its threads fail on request
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -226,7 +229,8 @@ describe('wasm thread pool', () => {
       const { parentPort } = await import('node:worker_threads');
       const { Tensor } = await import(${JSON.stringify(new URL('../../src/index.ts', import.meta.url).href)});
       const { setNumThreads, wasmBackend } = await import(${JSON.stringify(new URL('../../src/kernels/wasm/index.ts', import.meta.url).href)});
-      const { setPoolTestHooks, poolStats } = await import(${JSON.stringify(new URL('../../src/kernels/wasm/pool.ts', import.meta.url).href)});
+      const { poolStats } = await import(${JSON.stringify(new URL('../../src/kernels/wasm/pool.ts', import.meta.url).href)});
+      const { setPoolTestHooks } = await import(${JSON.stringify(new URL('./pool-hooks/index.ts', import.meta.url).href)});
       const { prepareAttention } = await import(${JSON.stringify(new URL('../../src/ops/attention.ts', import.meta.url).href)});
       const { getKernel } = await import(${JSON.stringify(new URL('../../src/kernels/wasm/runtime.ts', import.meta.url).href)});
       setPoolTestHooks({ minFlops: 0 });
@@ -268,7 +272,8 @@ describe('wasm thread pool', () => {
       delete globalThis.SharedArrayBuffer;
       const { Tensor } = await import('./src/index.ts');
       const { getNumThreads, setNumThreads, wasmBackend } = await import('./src/kernels/wasm/index.ts');
-      const { poolStats, setPoolTestHooks } = await import('./src/kernels/wasm/pool.ts');
+      const { poolStats } = await import('./src/kernels/wasm/pool.ts');
+      const { setPoolTestHooks } = await import('./tests/backends/pool-hooks/index.ts');
       const { prepareAttention } = await import('./src/ops/attention.ts');
       setPoolTestHooks({ minFlops: 0 });
       setNumThreads(4);

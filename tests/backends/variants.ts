@@ -21,10 +21,11 @@ import {
   setBackend,
 } from '../../src/index.js';
 import { getNumThreads, setNumThreads, wasmBackend } from '../../src/kernels/wasm/index.js'; // registers "wasm"
-import { DEFAULT_POOL_MIN_FLOPS, poolStats, setPoolTestHooks } from '../../src/kernels/wasm/pool.js';
+import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { prepareAttention } from '../../src/ops/attention.js';
 import { type AttentionFn } from '../arbitraries.js';
 import { TOL } from '../tolerances.js';
+import { DEFAULT_POOL_MIN_FLOPS, setPoolTestHooks } from './pool-hooks/index.js';
 
 /** Per-variant tolerances; each comparison keeps its definition from tests/tolerances.ts. */
 export interface VariantTolerances {

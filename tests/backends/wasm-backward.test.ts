@@ -12,10 +12,11 @@ import { after, describe, it } from 'node:test';
 
 import { Tensor, availableBackends, scaledDotProductAttentionBackward } from '../../src/index.js';
 import { getNumThreads, setNumThreads, wasmBackend } from '../../src/kernels/wasm/index.js';
-import { DEFAULT_POOL_MIN_FLOPS, poolStats, setPoolTestHooks } from '../../src/kernels/wasm/pool.js';
+import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { type AttentionOptions, prepareAttention } from '../../src/ops/attention.js';
 import { type AttentionGradientsResult, attentionBackwardReference } from '../../src/reference/attention-backward.js';
 import { TOL, assertBitwiseEqual, assertRelClose } from '../tolerances.js';
+import { DEFAULT_POOL_MIN_FLOPS, setPoolTestHooks } from './pool-hooks/index.js';
 
 const skip = availableBackends().includes('wasm') ? undefined : 'the wasm backend is not available here';
 

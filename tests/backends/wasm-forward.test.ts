@@ -10,11 +10,12 @@ import { after, before, describe, it } from 'node:test';
 
 import { Tensor, availableBackends, scaledDotProductAttention } from '../../src/index.js';
 import { getNumThreads, setNumThreads, wasmBackend } from '../../src/kernels/wasm/index.js';
-import { DEFAULT_POOL_MIN_FLOPS, poolStats, setPoolTestHooks } from '../../src/kernels/wasm/pool.js';
+import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { getKernel, reserveArena } from '../../src/kernels/wasm/runtime.js';
 import { type AttentionOptions, prepareAttention } from '../../src/ops/attention.js';
 import { attentionReference } from '../../src/reference/attention.js';
 import { TOL, assertBitwiseEqual, assertRelClose } from '../tolerances.js';
+import { DEFAULT_POOL_MIN_FLOPS, setPoolTestHooks } from './pool-hooks/index.js';
 
 /** Runs the wasm kernel and the reference on the same problem and compares output (and weights when asked). */
 function check(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}, what = 'case') {

@@ -11,9 +11,10 @@ import { Var, backward } from '../../src/autograd/var.js';
 import { linear, matmul, mul, sum } from '../../src/autograd/tensor-ops.js';
 import { runLinear } from '../../src/kernels/backend.js';
 import { getNumThreads, setNumThreads, wasmBackend } from '../../src/kernels/wasm/index.js';
-import { DEFAULT_POOL_MIN_FLOPS, poolStats, setPoolTestHooks } from '../../src/kernels/wasm/pool.js';
+import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { type GemmProblem, gemmReference, linearReference } from '../../src/reference/linear.js';
 import { TOL, assertBitwiseEqual, assertRelClose } from '../tolerances.js';
+import { DEFAULT_POOL_MIN_FLOPS, setPoolTestHooks } from './pool-hooks/index.js';
 
 const skip = availableBackends().includes('wasm') ? undefined : 'the wasm backend is not available here';
 const SIZES = [1, 3, 5, 8, 67];

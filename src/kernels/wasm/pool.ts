@@ -3,7 +3,8 @@
 // block of the output) are independent and each is computed by one thread in a fixed order (asm/), so the results
 // are bitwise the same for any thread count. A job names its kernel in the control block (CTL.KIND).
 //
-// Threads: the caller (thread 0), a supervisor, and W workers (worker.ts), all on one shared WebAssembly.Memory.
+// Threads: the caller (thread 0), a supervisor, and W workers (worker.ts; the script they run is worker-entry.ts), all
+// on one shared WebAssembly.Memory.
 // One call (a "job"), as the caller runs it:
 //   0. optionally arms the pool (armPool: ARMED = GEN = a new generation, notifies GEN), so that the workers wake
 //      while it copies its inputs and spin until the job opens instead of being woken then;
@@ -56,13 +57,12 @@
 
 import { ArgumentError, QkvError, WorkerError } from '../../core/errors.js';
 import { describe } from '../../core/tensor.js';
-import { type JobKind, SLOT } from './abi.js';
+import type { JobKind } from './abi.js';
 import { WASM_SHARED_BASE64 } from './module.generated.js';
 import { type WasmKernel, getKernel } from './runtime.js';
 import {
   CTL,
   HEARTBEAT_MS,
-  KILL_MODE,
   MAX_WORKERS,
   type ThreadEvents,
   type ThreadHandle,
@@ -133,8 +133,24 @@ const MAX_SUPERVISOR_LOSSES = 3;
 /** A pool given up because its supervisor went silent during a call (retire), until the next call settles it. */
 let retired: { pool: Pool; heartbeat: Heartbeat } | null = null;
 
-/** Test hooks: not part of the public API. */
-const hooks = { minFlops: DEFAULT_MIN_FLOPS, kill: 0, killMode: 0 as number, silenceMs: SUPERVISOR_SILENCE_MS };
+/**
+ * Settings and seams for tests, not part of the public API (src/index.ts does not export this module). The fault
+ * injection that uses the seams lives with the tests (tests/backends/pool-hooks/).
+ */
+export const poolInternals = {
+  /** Below this many flops a call runs on one thread; 0 sends every call of two or more units to the pool. */
+  minFlops: DEFAULT_MIN_FLOPS,
+  /** How long the supervisor's heartbeat may stay still, while the caller waits for BUSY workers, before it gives up. */
+  supervisorSilenceMs: SUPERVISOR_SILENCE_MS,
+  /**
+   * Node: the URL of the script that the threads of pools created from now on run, instead of worker-entry: one that
+   * calls worker.ts's runSupervisor and runWorker with its own kernel and supervisor (a TypeScript file runs through
+   * tsx). null: worker-entry.
+   */
+  threadScript: null as string | null,
+  /** Called on the calling thread just after a job opens, before the caller takes units of it. */
+  onJobOpen: null as ((control: Int32Array) => void) | null,
+};
 /** Counters for tests and benchmarks: jobs run on the pool, their units, and who ran them. */
 const stats = { jobs: 0, units: 0, callerUnits: 0, workerUnits: 0 };
 
@@ -203,7 +219,7 @@ function stopPool(p: Pool): void {
  */
 export function poolFor(k: WasmKernel, units: number, flops: number): Pool | null {
   if (retired) settleRetired(); // before this call writes to the memory, pooled or not
-  if (units < 2 || flops < hooks.minFlops) return null;
+  if (units < 2 || flops < poolInternals.minFlops) return null;
   const threads = getNumThreads();
   if (threads < 2) return null;
   if (pool && (pool.gone || pool.kernel !== k || Atomics.load(pool.control, CTL.BROKEN) === 1)) {
@@ -232,15 +248,16 @@ function decodeBase64(text: string): Uint8Array {
 }
 
 /**
- * Node: the worker script's URL, and tsx's ESM API when this is TypeScript source run through tsx (tests).
+ * Node: the URL of the script pool threads run, and tsx's ESM API when it is TypeScript (run through tsx: tests).
  * Browsers: none here; the supervisor's script is the bundler's (startWebSupervisor) and its workers use its URL.
  */
 function scriptUrls(): { script: string; tsx: string | null } {
   if (!nodeWorkerThreads()) return { script: '', tsx: null };
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return { script: new URL('./worker.js', here).href, tsx: null };
-  const tsx = import.meta.resolve('tsx/esm/api'); // the ESM entry (its CommonJS twin cannot be import()ed)
-  return { script: new URL('./worker.ts', here).href, tsx };
+  const entry = here.endsWith('.ts') ? './worker-entry.ts' : './worker-entry.js';
+  const script = poolInternals.threadScript ?? new URL(entry, here).href;
+  // The ESM entry of tsx (its CommonJS twin cannot be import()ed).
+  return { script, tsx: script.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null };
 }
 
 function createPool(k: WasmKernel, workers: number): Pool | null {
@@ -255,7 +272,6 @@ function createPool(k: WasmKernel, workers: number): Pool | null {
     module: sharedModule,
     memory: k.memory,
     control,
-    nextUnitSlot: SLOT.NEXT_UNIT,
     ...scriptUrls(),
   };
   let report: ReportPort | null = null;
@@ -294,14 +310,15 @@ function createPool(k: WasmKernel, workers: number): Pool | null {
 }
 
 /**
- * A browser's supervisor: a module Web Worker on worker.js, written as the one `new Worker(new URL('…',
- * import.meta.url), { type: 'module' })` expression that bundlers (Vite, webpack) recognise: they build worker.ts
- * into a script of its own and put its URL here. Unbundled (dist/ served as is), it is dist/kernels/wasm/worker.js.
+ * A browser's supervisor: a module Web Worker on worker-entry.js, written as the one `new Worker(new URL('…',
+ * import.meta.url), { type: 'module' })` expression that bundlers (Vite, webpack) recognise: they build
+ * worker-entry.ts into a script of its own and put its URL here. Unbundled (dist/ served as is), it is
+ * dist/kernels/wasm/worker-entry.js.
  */
 function startWebSupervisor(init: ThreadInit, events: ThreadEvents): ThreadHandle {
   const Worker = webWorkerConstructor();
   if (!Worker) throw new Error('no Worker constructor here');
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: WEB_NAME });
+  const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module', name: WEB_NAME });
   return watchWebThread(worker, init, events);
 }
 
@@ -383,15 +400,11 @@ export function runOnPool(
     Atomics.store(ctl, CTL.SCRATCH, scratch);
     Atomics.store(ctl, CTL.STRIDE, stride);
     Atomics.store(ctl, CTL.KIND, kind);
-    if (hooks.kill) {
-      Atomics.store(ctl, CTL.KILL_MODE, hooks.killMode);
-      Atomics.store(ctl, CTL.KILL, hooks.kill);
-    }
     const gen = nextGeneration(ctl);
     Atomics.store(ctl, CTL.OPEN, gen);
     Atomics.store(ctl, CTL.GEN, gen);
     Atomics.notify(ctl, CTL.GEN, Math.min(p.workers, units - 1));
-    if (hooks.kill) waitForVictim(p, deaths, heartbeat);
+    poolInternals.onJobOpen?.(ctl);
 
     let mine = 0;
     let silence = 0;
@@ -403,7 +416,6 @@ export function runOnPool(
       silence = waitIdle(p, heartbeat);
       if (silence > 0) retire(p, heartbeat);
     }
-    Atomics.store(ctl, CTL.KILL, 0);
 
     if (silence > 0) {
       throw new WorkerError(
@@ -423,7 +435,6 @@ export function runOnPool(
     stats.callerUnits += mine;
     stats.workerUnits += Atomics.load(ctl, CTL.WORKER_UNITS) - workerUnits;
   } finally {
-    hooks.kill = 0;
     running = false;
   }
 }
@@ -472,7 +483,7 @@ function supervisorSilence(ctl: Int32Array, h: Heartbeat): number {
     return 0;
   }
   const still = now - h.changedAt;
-  if (still < hooks.silenceMs) return 0;
+  if (still < poolInternals.supervisorSilenceMs) return 0;
   if (!h.overdue) {
     h.overdue = true;
     return 0;
@@ -482,7 +493,7 @@ function supervisorSilence(ctl: Int32Array, h: Heartbeat): number {
 
 /** The caller's Atomics.wait slice: short enough to check a (test-lowered) silence window a few times. */
 function waitSlice(): number {
-  return Math.min(WAIT_SLICE_MS, hooks.silenceMs / 2);
+  return Math.min(WAIT_SLICE_MS, poolInternals.supervisorSilenceMs / 2);
 }
 
 /**
@@ -519,46 +530,8 @@ function settleRetired(): void {
 }
 
 /**
- * KILL test hook: lets the chosen worker join (and die in) the job before the caller takes every unit. It has
- * joined once it has taken the hook (KILL back to 0); BUSY alone does not say so, since a worker woken by
- * armPool is BUSY while it waits for the job to open.
- */
-function waitForVictim(p: Pool, deaths: number, heartbeat: Heartbeat): void {
-  const ctl = p.control;
-  const victim = hooks.kill;
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  while (Atomics.load(ctl, CTL.KILL) === victim && Atomics.load(ctl, CTL.DEATHS) === deaths) {
-    // A silent supervisor: the victim may never come; waitIdle then reports the silence.
-    if (performance.now() > deadline || supervisorSilence(ctl, heartbeat) > 0) break;
-    Atomics.wait(ctl, CTL.PULSE, Atomics.load(ctl, CTL.PULSE), 5);
-  }
-}
-
-/**
- * Test hooks (not exported from the package): `minFlops` forces small problems onto the pool; `kill` makes pool
- * worker `kill` (1-based) take one unit of the next pooled call and die in the given way (SUPERVISOR: its
- * supervisor exits while it blocks inside the job; STALL: it does not die, but sleeps inside the job before taking
- * units); `supervisorSilenceMs` sets how long the supervisor's heartbeat may stay still during a call
- * (DEFAULT_SUPERVISOR_SILENCE_MS); `endSupervisor` ends the current pool's supervisor thread now, between calls.
- */
-export function setPoolTestHooks(options: {
-  minFlops?: number;
-  kill?: { worker: number; mode: keyof typeof KILL_MODE };
-  supervisorSilenceMs?: number;
-  endSupervisor?: boolean;
-}): void {
-  if (options.endSupervisor) void pool?.supervisor.terminate();
-  if (options.minFlops !== undefined) hooks.minFlops = options.minFlops;
-  if (options.supervisorSilenceMs !== undefined) hooks.silenceMs = options.supervisorSilenceMs;
-  if (options.kill) {
-    hooks.kill = options.kill.worker;
-    hooks.killMode = KILL_MODE[options.kill.mode];
-  }
-}
-
-/**
- * Counters of pooled calls (jobs, units, units the calling thread ran, units the workers ran), and the current pool's workers and how many
- * of them are ready, for tests and benchmarks.
+ * Counters of pooled calls (jobs, units, units the calling thread ran, units the workers ran), and the current pool's
+ * workers and how many of them are ready, for tests and benchmarks.
  */
 export function poolStats(): {
   jobs: number;

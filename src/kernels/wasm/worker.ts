@@ -1,18 +1,21 @@
-// The threads of the wasm backend's pool (protocol in pool.ts). One script, two roles, chosen by the init record
-// that the spawning thread passes (Node: workerData; browsers: the first message):
+// The threads of the wasm backend's pool (protocol in pool.ts): what each role does, and how a pool thread is started.
+// This module has no effect when imported; the script that a pool thread runs is worker-entry.ts, which reads the init
+// record that the spawning thread passes (Node: workerData; browsers: the first message) and calls one of:
 //
-//   supervisor  spawns the pool workers and watches them. Its event loop stays free while the caller blocks in
-//               Atomics.wait, so it is the thread that sees a worker's 'exit' or 'error'. It then reports the
-//               death through the control block (and why, through a MessagePort), and spawns a replacement.
-//               It also bumps CTL.HEARTBEAT every HEARTBEAT_MS: nobody sees the supervisor's own death during a
-//               call (its nested workers end with it, their BUSY stays set), so the caller watches the heartbeat
-//               and gives the call up when it stops (pool.ts, "Deaths").
-//   worker      instantiates the kernel on the shared memory and, for each job, takes work units from the
-//               kernel's atomic counter (job_run, for the job's kind: attention forward, backward or GEMM)
-//               with its own scratch region, until none is left.
+//   runSupervisor  spawns the pool workers and watches them. Its event loop stays free while the caller blocks in
+//                  Atomics.wait, so it is the thread that sees a worker's 'exit' or 'error'. It then reports the
+//                  death through the control block (and why, through a MessagePort), and spawns a replacement.
+//                  It also bumps CTL.HEARTBEAT every HEARTBEAT_MS: nobody sees the supervisor's own death during a
+//                  call (its nested workers end with it, their BUSY stays set), so the caller watches the heartbeat
+//                  and gives the call up when it stops (pool.ts, "Deaths").
+//   runWorker      instantiates the kernel on the shared memory and, for each job, takes work units from the
+//                  kernel's atomic counter (job_run, for the job's kind: attention forward, backward or GEMM) with
+//                  its own scratch region, until none is left.
 //
-// The worker never touches the problem's data from JavaScript: it only calls the kernel. It imports nothing from
-// the rest of the library, so that it starts fast.
+// The worker never touches the problem's data from JavaScript: it only calls the kernel. This module imports nothing
+// from the rest of the library, so that a pool thread starts fast. Tests start pool threads on a script of their own
+// (tests/backends/pool-hooks/), which calls the same two functions with a kernel and a supervisor that fail on
+// request; nothing of that ships here.
 //
 // Mirrors: Emscripten's pthread pool (workers instantiate one module on one shared memory) and OpenMP's dynamic
 // schedule (threads take the next unit from a shared counter).
@@ -36,23 +39,19 @@ export const CTL = {
   STOP: 7,
   /** 1: a worker died before it became ready (it could not start); it is not respawned. */
   BROKEN: 8,
-  /** Test hook: the index of a worker that must die inside its next job (0 = none). */
-  KILL: 9,
-  /** Test hook: how it dies; see KILL_MODE. */
-  KILL_MODE: 10,
   /** Units the workers ran, summed over all jobs (a check that none is lost or run twice). */
-  WORKER_UNITS: 11,
+  WORKER_UNITS: 9,
   /** 1 once the supervisor runs. */
-  SUPERVISOR: 12,
+  SUPERVISOR: 10,
   /** Which kernel the job runs (abi.ts JOB: forward, backward, gemm). */
-  KIND: 13,
+  KIND: 11,
   /**
    * Generation of an armed job: the caller has woken the workers early, while it still writes the problem into the
    * memory, and opens the job under a later generation. Workers woken by it spin (briefly) instead of sleeping.
    */
-  ARMED: 14,
+  ARMED: 12,
   /** Bumped by the supervisor every HEARTBEAT_MS while it runs; a caller waiting for workers checks that it moves. */
-  HEARTBEAT: 15,
+  HEARTBEAT: 13,
   /** READY + i: 1 once worker i has instantiated the kernel. */
   READY: 16,
   /** BUSY + i: 1 while worker i is inside a job (from the moment it looks at OPEN until it leaves). */
@@ -64,27 +63,8 @@ export const CTL = {
 /** Worker indices run from 1 to MAX_WORKERS; 0 is the caller. */
 export const MAX_WORKERS = 63;
 
-/**
- * How a worker dies under the KILL test hook, after taking one unit (which is then lost); STALL is the one mode in
- * which it lives, and loses nothing.
- */
-export const KILL_MODE = {
-  /** process.exit inside the job (Node), close() (browsers). */
-  EXIT: 1,
-  /** An uncaught exception. */
-  THROW: 2,
-  /** The supervisor terminates it while it blocks. */
-  TERMINATE: 3,
-  /** It blocks (BUSY) and asks its supervisor to exit; it ends with the supervisor, and the heartbeat stops. */
-  SUPERVISOR: 4,
-  /** Not a death: it sleeps HOOK_STALL_MS inside the job before it takes units, a slow worker the caller waits for. */
-  STALL: 5,
-} as const;
-
 /** How often the supervisor bumps CTL.HEARTBEAT. */
 export const HEARTBEAT_MS = 50;
-/** How long a worker sleeps inside a job under the STALL test hook. */
-export const HOOK_STALL_MS = 600;
 
 /** The Web Worker name that marks a pool thread in browsers (Node uses the workerData marker instead). */
 export const WEB_NAME = 'qkv-wasm-pool';
@@ -95,7 +75,8 @@ interface WasmInstance {
 interface WasmApi {
   Instance: new (module: object, imports: object) => WasmInstance;
 }
-interface PoolExports {
+/** What a pool worker calls of the kernel (abi.ts KernelExports). */
+export interface PoolKernel {
   job_run(kind: number, ctx: number, scratch: number): number;
 }
 interface SharedMemory {
@@ -115,9 +96,7 @@ export interface ThreadInit {
   memory: SharedMemory;
   /** Int32Array over a SharedArrayBuffer, CTL.LENGTH words. */
   control: Int32Array;
-  /** Slot index of the kernel's work counter in the context block (abi.ts SLOT.NEXT_UNIT), for the kill hook. */
-  nextUnitSlot: number;
-  /** URL of this script. */
+  /** URL of the script pool threads run (worker-entry.js, or a test's). */
   script: string;
   /** URL of tsx's ESM API when the script is TypeScript source (tests run from src/); null when it is built. */
   tsx: string | null;
@@ -125,7 +104,7 @@ export interface ThreadInit {
   report?: PortLike;
 }
 
-interface PortLike {
+export interface PortLike {
   postMessage(message: unknown): void;
 }
 
@@ -154,7 +133,6 @@ export type WebWorkerConstructor = new (url: string | URL, options: { type: 'mod
 
 interface NodeProcess {
   getBuiltinModule?(id: string): unknown;
-  exit(code?: number): never;
   versions?: { node?: string };
 }
 
@@ -239,7 +217,14 @@ export function watchWebThread(
 
 // ---- supervisor ------------------------------------------------------------------------------------------------
 
-function runSupervisor(init: ThreadInit): void {
+/**
+ * The supervisor's loop (on its own event loop). `onChildMessage` receives what worker i posts; the library's workers
+ * post nothing, a test's workers (tests/backends/pool-hooks/) ask to be terminated or to end the supervisor.
+ */
+export function runSupervisor(
+  init: ThreadInit,
+  onChildMessage: (i: number, message: unknown, child: ThreadHandle | null) => void = () => {},
+): void {
   const ctl = init.control;
   const children: (ThreadHandle | null)[] = [];
 
@@ -253,12 +238,7 @@ function runSupervisor(init: ThreadInit): void {
     try {
       children[i] = spawnThread(childInit, {
         onGone: (why) => gone(i, why),
-        onMessage: (m) => {
-          // The TERMINATE test hook: the worker asks to be killed while it blocks inside a job.
-          if ((m as { terminateMe?: number } | null)?.terminateMe === i) children[i]?.terminate();
-          // The SUPERVISOR test hook: this thread ends, and its workers with it, while one of them is inside a job.
-          if ((m as { exitSupervisor?: number } | null)?.exitSupervisor === i) exitThread(4);
-        },
+        onMessage: (m) => onChildMessage(i, m, children[i] ?? null),
       });
     } catch (e) {
       children[i] = null;
@@ -302,11 +282,16 @@ function runSupervisor(init: ThreadInit): void {
 
 // ---- worker ----------------------------------------------------------------------------------------------------
 
-function runWorker(init: ThreadInit, parent: PortLike | null): void {
+/** The kernel on the pool's shared memory, in this thread. */
+export function instantiateKernel(init: ThreadInit): PoolKernel {
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
+  return new wasm.Instance(init.module, { env: { memory: init.memory } }).exports as PoolKernel;
+}
+
+/** A pool worker's loop: for each job it joins, takes units through `kernel` (instantiateKernel, or a test's wrapper). */
+export function runWorker(init: ThreadInit, kernel: PoolKernel): void {
   const ctl = init.control;
   const i = init.index;
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
-  const kernel = new wasm.Instance(init.module, { env: { memory: init.memory } }).exports as PoolExports;
 
   let seen = Atomics.load(ctl, CTL.GEN); // a job already open when this worker starts is left to the others
   Atomics.store(ctl, CTL.READY + i, 1);
@@ -321,10 +306,6 @@ function runWorker(init: ThreadInit, parent: PortLike | null): void {
       seen = Atomics.load(ctl, CTL.GEN);
       if (Atomics.load(ctl, CTL.OPEN) === seen) {
         const ctx = Atomics.load(ctl, CTL.CTX);
-        if (Atomics.load(ctl, CTL.KILL) === i && Atomics.compareExchange(ctl, CTL.KILL, i, 0) === i) {
-          if (Atomics.load(ctl, CTL.KILL_MODE) === KILL_MODE.STALL) Atomics.wait(ctl, CTL.STOP, 0, HOOK_STALL_MS);
-          else die(init, ctx, parent);
-        }
         const scratch = Atomics.load(ctl, CTL.SCRATCH) + i * Atomics.load(ctl, CTL.STRIDE);
         const ran = kernel.job_run(Atomics.load(ctl, CTL.KIND), ctx, scratch);
         Atomics.add(ctl, CTL.WORKER_UNITS, ran);
@@ -352,49 +333,24 @@ function spinWhileArmed(ctl: Int32Array, armed: number): boolean {
   }
 }
 
-/** The KILL test hook: takes one unit from the kernel's counter, so that its rows are lost, then dies. */
-function die(init: ThreadInit, ctx: number, parent: PortLike | null): void {
-  const words = new Int32Array(init.memory.buffer);
-  Atomics.add(words, (ctx >> 2) + init.nextUnitSlot, 1);
-  const mode = Atomics.load(init.control, CTL.KILL_MODE);
-  if (mode === KILL_MODE.TERMINATE && parent) {
-    parent.postMessage({ terminateMe: init.index });
-    for (;;) Atomics.wait(init.control, CTL.STOP, 0); // blocks until the supervisor terminates this thread
-  }
-  if (mode === KILL_MODE.SUPERVISOR && parent) {
-    parent.postMessage({ exitSupervisor: init.index });
-    // Blocks, BUSY, until this thread ends with its supervisor (nobody notifies STOP; the loop only guards against
-    // a spurious wake-up).
-    while (Atomics.load(init.control, CTL.STOP) === 0) Atomics.wait(init.control, CTL.STOP, 0);
-  }
-  if (mode === KILL_MODE.EXIT) exitThread(3);
-  throw new Error(`test hook: pool worker ${init.index} failed inside a job`);
-}
-
-/** Ends this thread (not the process): process.exit in a Node worker, close() in a Web Worker. */
-function exitThread(code: number): void {
-  const p = nodeProcess();
-  if (p) p.exit(code);
-  (globalThis as { close?: () => void }).close?.();
-}
-
-// ---- entry -----------------------------------------------------------------------------------------------------
-
-function isThreadInit(value: unknown): value is ThreadInit {
+/** Whether a value is a pool thread's init record (the spawning thread's workerData or first message). */
+export function isThreadInit(value: unknown): value is ThreadInit {
   const role = (value as { qkvWasmPool?: unknown } | null)?.qkvWasmPool;
   return role === 'supervisor' || role === 'worker';
 }
 
-function main(init: ThreadInit, parent: PortLike | null): void {
-  if (init.qkvWasmPool === 'supervisor') runSupervisor(init);
-  else runWorker(init, parent);
-}
-
-// Runs only inside a pool thread: the library imports this module too (for spawnThread), on threads that are not.
-const threads = nodeWorkerThreads();
-if (threads) {
-  if (!threads.isMainThread && isThreadInit(threads.workerData)) main(threads.workerData, threads.parentPort);
-} else if ((globalThis as { name?: unknown }).name === WEB_NAME) {
+/**
+ * Calls `start` with this thread's init record and its parent port when this thread is a pool thread: in Node, a
+ * worker_thread whose workerData is one; in a browser, the Web Worker named WEB_NAME, on its first message. The
+ * entry scripts (worker-entry.ts, and the tests') are this one call.
+ */
+export function whenPoolThread(start: (init: ThreadInit, parent: PortLike | null) => void): void {
+  const threads = nodeWorkerThreads();
+  if (threads) {
+    if (!threads.isMainThread && isThreadInit(threads.workerData)) start(threads.workerData, threads.parentPort);
+    return;
+  }
+  if ((globalThis as { name?: unknown }).name !== WEB_NAME) return;
   const scope = globalThis as unknown as {
     addEventListener(type: 'message', listener: (e: { data: unknown }) => void, options: object): void;
     postMessage(message: unknown): void;
@@ -403,10 +359,10 @@ if (threads) {
   scope.addEventListener(
     'message',
     (e) => {
-      // A bundler gives this script a URL of its own (pool.ts cannot know it): the supervisor's workers start
-      // from the supervisor's location, which is this script.
+      // A bundler gives the entry script a URL of its own (pool.ts cannot know it): the supervisor's workers start
+      // from the supervisor's location, which is that script.
       if (!isThreadInit(e.data)) return;
-      main({ ...e.data, script: scope.location.href }, { postMessage: (m) => scope.postMessage(m) });
+      start({ ...e.data, script: scope.location.href }, { postMessage: (m) => scope.postMessage(m) });
     },
     { once: true },
   );

@@ -5,8 +5,9 @@
 
 import type { TimingBox } from './measure.js';
 import type { MemoryResult, MemorySpec } from './memory.js';
+import { type ModelsResults, modelTargets, renderModels } from './models-report.js';
 
-export const SECTIONS = ['sdpa', 'mha', 'backward', 'memory'] as const;
+export const SECTIONS = ['sdpa', 'mha', 'backward', 'memory', 'models'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** One implementation on one timed workload. */
@@ -95,6 +96,8 @@ export interface Results {
   impls: { id: string; how: string; loaded: boolean; note?: string }[];
   rows: Row[];
   memory: MemoryRow[];
+  /** The Real models issue's rows (bench/models.ts), with their own date: a `--only models` run merges them in. */
+  models?: ModelsResults;
 }
 
 /** The plan a results file was run with: recorded, or (for older files) the one its arguments select. */
@@ -310,6 +313,7 @@ export function evaluateTargets(results: Results): Target[] {
       });
     }
   }
+  targets.push(...modelTargets(results.models, results.date));
   return targets;
 }
 
@@ -505,5 +509,6 @@ export function renderDoc(results: Results, previousDoc: string | null): string 
     p('matrix of N = 4096, H = 12 is 768 MiB in fp32; that of N = 65536, H = 1 is 16 GiB.');
     p();
   }
+  out.push(...renderModels(results.models));
   return out.join('\n');
 }

@@ -3,15 +3,16 @@
 // memory in fresh child processes; prints a table; and writes bench/results/latest.json and docs/BENCHMARKS.md.
 // It follows llm.c's dev/ benchmarks: check against the reference first, then warm up, then time.
 //
-// Usage: npm run bench [-- --quick] [-- --only sdpa,mha,backward,memory] [-- --impl qkv,ort-node] [-- --no-write]
+// Usage: npm run bench [-- --quick] [-- --only sdpa,mha,backward,memory,models] [-- --impl qkv,ort-node] [-- --no-write]
 //        npm run bench -- --from-json bench/results/latest.json [--no-write]
 //   --quick      fewer sizes and a shorter time box (about a minute)
 //   --only       run only these sections
 //   --impl       run only implementations whose id contains one of these words
 //   --no-write   print only; do not write the results JSON or the doc
 //   --from-json  run nothing: regenerate docs/BENCHMARKS.md from a results file (with --no-write: print it instead)
-// Filtered or quick runs write bench/results/partial.json (gitignored) and leave the doc alone. The doc is rendered by
-// bench/report.ts, which keeps the hand-written text between its notes markers.
+// Filtered or quick runs write bench/results/partial.json (gitignored) and leave the doc alone, except a plain
+// `--only models` run, which also replaces the models part of latest.json (it carries its own date) and of the doc.
+// The doc is rendered by bench/report.ts, which keeps the hand-written text between its notes markers.
 
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -25,6 +26,7 @@ import { type Oracle, forwardFlops, mhaCase, oracleError, sampledOracle, sdpaCas
 import { type Case, type Impl, type Runner, allImpls } from './impls.js';
 import { RssSampler, type Timing, type TimingBox, collect, summarize, timeOnce, timeRuns, warmUp } from './measure.js';
 import { type MemoryResult, type MemorySpec } from './memory.js';
+import { modelsSection } from './models.js';
 import { type MemoryRow, type Results, type Row, SECTIONS, type Section, notesOf, planFor, renderDoc } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,6 +73,7 @@ function parseArgs(argv: string[]): Options {
 
 const options = parseArgs(process.argv.slice(2));
 const full = !options.quick && options.only.length === SECTIONS.length && options.impl.length === 0;
+const modelsOnly = !options.quick && options.impl.length === 0 && options.only.length === 1 && options.only[0] === 'models';
 const docPath = join(root, 'docs', 'BENCHMARKS.md');
 
 /** The current doc, whose hand-written notes the new one keeps; null when there is none yet. */
@@ -95,7 +98,7 @@ if (options.fromJson !== null) {
 }
 
 // Broken notes markers would make the doc unwritable at the end of the run: say so before timing anything.
-if (full && options.write) notesOf(previousDoc());
+if ((full || modelsOnly) && options.write) notesOf(previousDoc());
 
 /** Sizes and time boxes; --quick shrinks both. */
 const plan = planFor(options.quick);
@@ -512,6 +515,7 @@ if (options.only.includes('sdpa')) await sdpaSection();
 if (options.only.includes('mha')) await mhaSection();
 if (options.only.includes('backward')) await backwardSection();
 if (options.only.includes('memory')) await memorySection();
+const models = options.only.includes('models') ? await modelsSection({ quick: options.quick, impl: options.impl, args: process.argv.slice(2), log }) : undefined;
 await sampler.stop();
 const loadAtEnd = os.loadavg(); // [1, 5, 15 min]
 const elapsedS = (performance.now() - t0) / 1000;
@@ -563,6 +567,7 @@ const results: Results = {
   impls: impls.map((i) => ({ id: i.id, how: i.how, loaded: loaded.includes(i), note: loadNotes[i.id] })),
   rows,
   memory: memoryRows,
+  models,
 };
 
 if (options.write) {
@@ -573,6 +578,12 @@ if (options.write) {
   if (full) {
     writeFileSync(docPath, renderDoc(results, previousDoc()));
     log(`wrote ${docPath}`);
+  } else if (modelsOnly && models !== undefined) {
+    const latestPath = join(root, 'bench', 'results', 'latest.json');
+    const latest = { ...(JSON.parse(readFileSync(latestPath, 'utf8')) as Results), models };
+    writeFileSync(latestPath, JSON.stringify(latest, null, 2) + '\n');
+    writeFileSync(docPath, renderDoc(latest, previousDoc()));
+    log(`wrote the models part of ${latestPath} and ${docPath}`);
   }
 }
 

@@ -1,4 +1,6 @@
-// `qkv serve`: a small static file server for the web viewer (web/dist) and one model file. The page computes
+// `qkv serve`: a small static file server for the web viewer (web/dist) and one model: the coreference model's file,
+// or a Hugging Face model folder, whose model files only (config.json, the safetensors files and their index, the
+// tokenizer and generation files) are served under /model/, with a list of them at /model/files.json. The page computes
 // everything itself, in a worker; the server only hands out files. It mirrors the hardening of a static server such
 // as `serve-static`: one root, paths normalised after decoding, anything outside the root refused, and Node's `http`
 // module only.
@@ -16,10 +18,23 @@ import { fileURLToPath } from 'node:url';
 
 import { ArgumentError } from '../core/errors.js';
 import { BUNDLED_MODEL_URL } from '../tasks/coref/load.js';
+import { isPretrainedSource } from './models.js';
+import { progressBar } from './progress.js';
 import type { CliIO } from './run.js';
 
 /** The URL at which the page finds its model. */
 export const MODEL_URL = '/model.safetensors';
+
+/** The folder under which a Hugging Face model's files are served; `files.json` in it lists them. */
+export const MODEL_FOLDER_URL = '/model/';
+
+/** The files of a model folder that are served: nothing else in the folder is reachable. */
+export function isServedModelFile(name: string): boolean {
+  return (
+    ['config.json', 'generation_config.json', 'model.safetensors.index.json', 'tokenizer.json', 'tokenizer_config.json'].includes(name) ||
+    /^[\w.-]+\.safetensors$/.test(name)
+  );
+}
 
 /** The built page, relative to this file: src/cli/serve.ts and dist/cli/serve.js both sit two levels down. */
 export const DEFAULT_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -38,6 +53,16 @@ export interface ServeOptions {
    * @default the bundled coreference model, models/coref/model.safetensors
    */
   model?: string;
+  /**
+   * A Hugging Face model folder whose model files are served under {@link MODEL_FOLDER_URL}; the page opens it.
+   * @default none
+   */
+  modelFolder?: string;
+  /**
+   * Names the model folder on the page (a Hub id, say).
+   * @default the folder's path
+   */
+  modelName?: string;
   /**
    * The port; 0 picks a free one.
    * @default 8080
@@ -151,9 +176,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   }
   const model = resolve(options.model ?? DEFAULT_MODEL);
   const isolation = options.isolation ?? true;
+  const folder = options.modelFolder === undefined ? null : { path: resolve(options.modelFolder), name: options.modelName ?? options.modelFolder };
 
   const server: Server = createServer((req, res) => {
-    handle(req, res, root, model, isolation).catch(() => {
+    handle(req, res, root, model, folder, isolation).catch(() => {
       if (!res.headersSent) send(res, 500, 'internal error', isolation);
       else res.destroy();
     });
@@ -183,6 +209,7 @@ async function handle(
   res: ServerResponse,
   root: string,
   model: string,
+  folder: { path: string; name: string } | null,
   isolation: boolean,
 ): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -199,6 +226,14 @@ async function handle(
   let file: string;
   if (`/${relative}` === MODEL_URL) {
     file = model;
+  } else if (`/${relative}/`.startsWith(MODEL_FOLDER_URL)) {
+    // One segment after /model/, from the list of model files: no other file of the folder, and no way out of it.
+    const name = relative.slice(MODEL_FOLDER_URL.length - 1);
+    // files.json answers also without a folder ({ source: null, files: [] }), so that the page's look-up is no error.
+    if (name === 'files.json') return sendManifest(req, res, folder, isolation);
+    if (folder === null) return send(res, 404, 'no model folder is served (start with `qkv serve --model <folder>`)', isolation);
+    if (name.includes('/') || !isServedModelFile(name)) return send(res, 404, 'not found', isolation);
+    file = resolve(folder.path, name);
   } else {
     const candidate = resolve(root, relative === '' ? 'index.html' : relative);
     // Symbolic links inside the root must not lead out of it either.
@@ -244,10 +279,26 @@ async function handle(
   });
 }
 
+/** GET /model/files.json: the folder's name and the served files with their sizes. */
+async function sendManifest(req: IncomingMessage, res: ServerResponse, folder: { path: string; name: string } | null, isolation: boolean): Promise<void> {
+  const { readdir } = await import('node:fs/promises');
+  const files: { name: string; size: number }[] = [];
+  for (const name of folder === null ? [] : (await readdir(folder.path)).sort()) {
+    if (!isServedModelFile(name)) continue;
+    const info = await stat(resolve(folder!.path, name)).catch(() => null);
+    if (info?.isFile()) files.push({ name, size: info.size });
+  }
+  const body = JSON.stringify({ source: folder?.name ?? null, files });
+  res.writeHead(200, { ...securityHeaders(isolation), 'Content-Type': CONTENT_TYPES['.json'], 'Content-Length': String(Buffer.byteLength(body)) });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
 const SERVE_HELP = `Usage: qkv serve [--model path] [--port n] [--host address]
 
 Serves the web viewer: type a sentence and see what every head attends to. The page computes in your browser.
-  --model path     a safetensors model of the coreference architecture (default: the bundled model)
+  --model path     a safetensors model of the coreference architecture (default: the bundled model), or a
+                   Hugging Face model folder or Hub id ("owner/name"), which the page opens
+  --offline        with a Hub id: use the download cache only
   --port n         port to listen on (default 8080; 0 picks a free one)
   --host address   interface to bind (default 127.0.0.1; 0.0.0.0 exposes the page to your network)
 `;
@@ -264,11 +315,16 @@ export async function serveCommand(
   options: { signal?: AbortSignal; root?: string } = {},
 ): Promise<number> {
   const opts: ServeOptions = { root: options.root };
+  let offline = false;
   for (let i = 0; i < args.length; i++) {
     const flag = args[i];
     if (flag === '--help' || flag === '-h') {
       io.stdout.write(SERVE_HELP);
       return 0;
+    }
+    if (flag === '--offline') {
+      offline = true;
+      continue;
     }
     const value = args[i + 1];
     if (!['--model', '--port', '--host'].includes(flag)) return serveUsage(io, `serve: unknown argument "${flag}"`);
@@ -283,7 +339,17 @@ export async function serveCommand(
       opts.port = Number(value);
     }
   }
-  if (opts.model !== undefined) {
+  if (opts.model !== undefined && isPretrainedSource(opts.model)) {
+    const given = opts.model;
+    opts.model = undefined;
+    try {
+      opts.modelFolder = await modelFolderOf(given, offline, io);
+    } catch (e) {
+      io.stderr.write(`qkv: serve: ${(e as Error).message.split('\n')[0]}\n`);
+      return 1;
+    }
+    opts.modelName = given;
+  } else if (opts.model !== undefined) {
     try {
       if (!(await stat(opts.model)).isFile()) throw new Error('not a file');
     } catch {
@@ -298,7 +364,8 @@ export async function serveCommand(
     io.stderr.write(`qkv: ${(e as Error).message}\n`);
     return 1;
   }
-  io.stdout.write(`qkv: serving the viewer at ${server.url} (Ctrl+C stops)\n`);
+  const on = opts.modelFolder === undefined ? '' : ` on ${opts.modelName}`;
+  io.stdout.write(`qkv: serving the viewer${on} at ${server.url} (Ctrl+C stops)\n`);
   if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host ?? '127.0.0.1')) {
     io.stderr.write(`qkv: serve: bound to ${opts.host}; other machines on your network can open the page\n`);
   }
@@ -313,6 +380,21 @@ export async function serveCommand(
   });
   await server.close();
   return 0;
+}
+
+/** The local folder of a --model folder or Hub id (downloaded into the cache, with a progress bar on stderr). */
+async function modelFolderOf(source: string, offline: boolean, io: CliIO): Promise<string> {
+  if ((await stat(source).catch(() => null))?.isDirectory()) {
+    if ((await stat(resolve(source, 'config.json')).catch(() => null)) === null) throw new Error(`--model ${source} has no config.json; it is not a Hugging Face model folder`);
+    return source;
+  }
+  const { downloadModel } = await import('../models/hub.js');
+  const bar = progressBar(io.stderr);
+  try {
+    return await downloadModel(source, { offline: offline || undefined, onProgress: bar });
+  } finally {
+    bar.end();
+  }
 }
 
 function serveUsage(io: CliIO, problem: string): number {

@@ -165,3 +165,37 @@ test('--model with a .safetensors file still explains with the coreference model
   assert.equal(await run(['explain', '--model', 'models/coref/model.safetensors', '--json'], m.io), 0, m.stderr());
   assert.equal(JSON.parse(m.stdout()).format, 'qkv.explain');
 });
+
+test('serve --model <folder> serves only the model files under /model/, listed in files.json', async () => {
+  const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { serveCommand } = await import('../../src/cli/serve.js');
+  const dir = mkdtempSync(join(tmpdir(), 'qkv-serve-models-'));
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>viewer</title>');
+  const out: string[] = [];
+  const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: () => undefined } };
+  const controller = new AbortController();
+  const running = serveCommand(['--port', '0', '--model', GPT2], io, { signal: controller.signal, root });
+  for (let i = 0; i < 100 && out.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(out.join(''))![0];
+  assert.match(out.join(''), /serving the viewer on tests\/models\/fixtures\/gpt2 at/);
+  const list = (await (await fetch(`${url}model/files.json`)).json()) as { source: string; files: { name: string }[] };
+  assert.equal(list.source, GPT2);
+  const names = list.files.map((f) => f.name);
+  for (const name of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json']) assert.ok(names.includes(name), name);
+  assert.ok(!names.includes('expected.json'));
+  assert.equal((await fetch(`${url}model/config.json`)).status, 200);
+  for (const path of ['model/expected.json', 'model/%2e%2e/config.json', 'model/..%2fconfig.json', 'model/sub/config.json']) {
+    assert.ok([403, 404].includes((await fetch(`${url}${path}`)).status), path);
+  }
+  controller.abort();
+  assert.equal(await running, 0);
+
+  const err: string[] = [];
+  const bad = { stdout: { write: () => undefined }, stderr: { write: (t: string) => err.push(t) } };
+  assert.equal(await serveCommand(['--model', root, '--port', '0'], bad, { root, signal: AbortSignal.abort() }), 1);
+  assert.match(err.join(''), /has no config\.json; it is not a Hugging Face model folder/);
+});

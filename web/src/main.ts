@@ -15,6 +15,8 @@ import { renderLegend } from './render/legend.js';
 import { renderMatrix } from './render/matrix.js';
 import { renderModelView } from './render/model-view.js';
 import { renderSteps } from './render/steps.js';
+import { droppedFolder, pickedFolder } from './models/files.js';
+import { RealModelView } from './models/view.js';
 import './styles.css';
 
 type Tab = 'head' | 'matrix' | 'model' | 'steps';
@@ -69,6 +71,33 @@ const panel = (t: Tab) => $(`panel-${t}`);
 const engine = new Engine();
 let modelSource = '';
 
+// ---- real models: a Hugging Face folder, served (qkv serve --model) or picked, computed in its own worker -------
+
+let mode: 'coref' | 'real' = 'coref';
+const real = new RealModelView($('real'), { status: setStatus, error: showError, back: () => setMode('coref') });
+const corefSections = [$('prediction'), document.querySelector<HTMLElement>('.tokens-section')!, $('views')];
+
+function setMode(next: 'coref' | 'real'): void {
+  mode = next;
+  for (const section of corefSections) section.hidden = next === 'real';
+  real.hidden = next !== 'real';
+  document.querySelector<HTMLLabelElement>('label[for="sentence"]')!.textContent = next === 'real' ? 'Text' : 'Sentence';
+  if (next === 'coref' && state.doc === null) return;
+  void explain(input.value);
+}
+
+async function openFolder(request: Parameters<RealModelView['load']>[0]): Promise<void> {
+  try {
+    await real.load(request);
+    showError(null);
+    setMode('real');
+  } catch (e) {
+    const name = request.kind === 'load-files' ? request.name : 'the served model';
+    showError(`Could not open ${name}: ${(e as Error).message}`);
+    setStatus('The model was not opened; the view is unchanged.');
+  }
+}
+
 // ---- messages -------------------------------------------------------------------------------------------------
 
 function showError(message: string | null): void {
@@ -85,6 +114,7 @@ function setStatus(text: string): void {
 let latest = 0;
 
 async function explain(sentence: string): Promise<void> {
+  if (mode === 'real') return real.explain(sentence);
   const ticket = ++latest;
   try {
     const result = await engine.explain(sentence);
@@ -382,6 +412,14 @@ document.querySelector('[role="tablist"]')!.addEventListener('keydown', (event) 
   selectTab(TABS[next], true);
 });
 
+const folderInput = $<HTMLInputElement>('folder');
+folderInput.addEventListener('change', () => {
+  const picked = folderInput.files ? pickedFolder(folderInput.files) : null;
+  if (picked) void openFolder({ kind: 'load-files', ...picked });
+  else if (folderInput.files?.length) showError('Could not open the folder: it has no config.json; choose a Hugging Face model folder.');
+  folderInput.value = '';
+});
+
 fileInput.addEventListener('change', () => {
   const file = fileInput.files?.[0];
   if (file) void open(file);
@@ -402,6 +440,13 @@ document.addEventListener('drop', (event) => {
   event.preventDefault();
   dragDepth = 0;
   dropOverlay.hidden = true;
+  const folder = event.dataTransfer ? droppedFolder(event.dataTransfer) : null;
+  if (folder) {
+    void folder.then((picked) =>
+      picked && 'config.json' in picked.files ? openFolder({ kind: 'load-files', ...picked }) : showError('Could not open the folder: it has no config.json; drop a Hugging Face model folder.'),
+    );
+    return;
+  }
   const file = event.dataTransfer?.files[0];
   if (file) void open(file);
 });
@@ -409,10 +454,16 @@ document.addEventListener('drop', (event) => {
 // ---- start ----------------------------------------------------------------------------------------------------
 
 const modelUrl = new URL('model.safetensors', document.baseURI).href;
+// `qkv serve --model <folder>` serves a Hugging Face model under model/, listed in model/files.json: the page opens it.
+const servedFolder = new URL('model/', document.baseURI).href;
+fetch(new URL('files.json', servedFolder))
+  .then((r) => (r.ok ? (r.json() as Promise<{ files?: unknown[] }>) : null))
+  .then((list) => (list?.files?.length ? openFolder({ kind: 'load-url', url: servedFolder }) : undefined))
+  .catch(() => undefined);
 engine.init(modelUrl).then(
   (info) => {
     modelSource = new URL(info.source).pathname.slice(1);
-    return explain(input.value);
+    return mode === 'coref' ? explain(input.value) : undefined;
   },
   (e: Error) => {
     setStatus('No model: open a .safetensors model or a trace JSON to see attention.');

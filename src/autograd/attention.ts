@@ -1,7 +1,7 @@
 // Differentiable scaled dot-product attention. Two implementations of one contract (ops/attention.ts):
 //
-// - fused (float32): the forward is the public op's kernel (prepareAttention + runAttention, so a faster backend
-//   speeds training up for free), and the gradient rule is scaledDotProductAttentionBackward. Nothing N×S is kept
+// - fused (float32): the forward is the public op's kernel (ops/ attend, so a faster backend speeds training up for
+//   free), and the gradient rule is scaledDotProductAttentionBackward. Nothing N×S is kept
 //   between the passes; the backward recomputes the weights.
 // - from primitives (float64, or on request): tinygrad's ~15 lines, each op with its own gradient rule:
 //
@@ -16,10 +16,9 @@
 // weights (0) by their values, so a NaN in a blocked value reaches the row, where the fused kernel never reads it.
 
 import { Tensor } from '../core/tensor.js';
-import { runAttention } from '../kernels/backend.js';
+import { causalAllows } from '../kernels/contract.js';
 import { scaledDotProductAttentionBackward } from '../ops/attention-backward.js';
-import { type AttentionOptions, prepareAttention, wrapAttention } from '../ops/attention.js';
-import { causalAllows } from '../reference/attention.js';
+import { type AttentionOptions, type AttentionOutput, attend, prepareAttention } from '../ops/attention.js';
 import { softmax } from './nn-ops.js';
 import { type VarLike, add, broadcastTo, matmul, mul, reshape, tanh, transpose } from './tensor-ops.js';
 import { Var, alloc, asVar, dtypeOf } from './var.js';
@@ -47,17 +46,37 @@ export interface VarAttentionOptions extends Omit<AttentionOptions, 'bias' | 're
  * backward(sum(attention(q, q, q, { causal: true })));
  */
 export function attention(query: VarLike, key: VarLike, value: VarLike, options: VarAttentionOptions = {}): Var {
-  const fn = 'attention';
+  return attentionDetails('attention', query, key, value, options).output;
+}
+
+/** What {@link attentionDetails} returns: the output Var and, from the fused kernel, the weights and trace asked. */
+export interface AttentionDetails extends Omit<AttentionOutput, 'output'> {
+  /** `[...batch, N, dv]` */
+  output: Var;
+}
+
+/**
+ * Internal: {@link attention} that also returns the weights and trace of the forward when asked (the options of
+ * scaledDotProductAttention); MultiHeadAttention's one forward path uses it. The weights and trace come from the
+ * fused kernel, so the float64 and primitive paths have none.
+ */
+export function attentionDetails(
+  fn: string,
+  query: VarLike,
+  key: VarLike,
+  value: VarLike,
+  options: VarAttentionOptions & Pick<AttentionOptions, 'returnWeights' | 'trace'>,
+): AttentionDetails {
   const q = asVar(query, fn, 'query');
   const k = asVar(key, fn, 'key');
   const v = asVar(value, fn, 'value');
   const biasVar = options.bias instanceof Var ? options.bias : null;
   const inputs = biasVar ? [q, k, v, biasVar] : [q, k, v];
-  if (options.fromPrimitives === true || dtypeOf(...inputs) === 'float64') return attentionFromPrimitives(q, k, v, options);
+  if (options.fromPrimitives === true || dtypeOf(...inputs) === 'float64') return { output: attentionFromPrimitives(q, k, v, options) };
 
   const opts: AttentionOptions = {
     mask: options.mask,
-    bias: options.bias instanceof Var ? options.bias.value : options.bias,
+    bias: biasVar ? biasVar.value : (options.bias as Tensor | undefined),
     causal: options.causal,
     scale: options.scale,
     softcap: options.softcap,
@@ -66,14 +85,14 @@ export function attention(query: VarLike, key: VarLike, value: VarLike, options:
   const qt = q.value;
   const kt = k.value;
   const vt = v.value;
-  const prepared = prepareAttention(fn, qt, kt, vt, opts);
-  const { output } = wrapAttention(prepared, runAttention(fn, prepared.problem, { weights: false, trace: false }, prepared.backend));
+  const { output, ...details } = attend(fn, qt, kt, vt, { ...opts, returnWeights: options.returnWeights, trace: options.trace });
   // out = softmax(mask(softcap(q · kᵀ · scale) + bias)) · v  →  the backward op's dq, dk, dv (and dbias)
-  return Var.fromOp(fn, output.data, output.shape, inputs, (g) => {
+  const out = Var.fromOp(fn, output.data, output.shape, inputs, (g) => {
     const gradOutput = new Tensor(g instanceof Float32Array ? g : Float32Array.from(g), output.shape);
     const grads = scaledDotProductAttentionBackward(qt, kt, vt, gradOutput, opts);
     return [grads.gradQuery.data, grads.gradKey.data, grads.gradValue.data, grads.gradBias?.data ?? null];
   });
+  return { ...details, output: out };
 }
 
 /** The same attention composed from differentiable primitives (see the file header). */

@@ -3,10 +3,11 @@
 // Semantics follow PyTorch: add/sub/mul broadcast (numpy rules) and their gradients are summed over the broadcast
 // dims; matmul broadcasts its batch dims; linear is F.linear. Elementwise ops and float64 products accumulate in
 // float64 and round once; float32 products (linear always, matmul above a size) run on the backend's GEMM
-// (kernels/backend.ts runGemm: the wasm SIMD kernel accumulates in float32, the reference in float64), forward and
+// (ops/linear.ts gemm: the wasm SIMD kernel accumulates in float32, the reference in float64), forward and
 // backward, so that a faster backend speeds training up and `linear` equals the inference projections bit for bit.
 
 import { ArgumentError, ShapeError } from '../core/errors.js';
+import { broadcastElements, broadcastsTo, inferShape, permuteElements, permutation, swapDims } from '../core/layout.js';
 import {
   type Shape,
   broadcastStrides,
@@ -15,11 +16,11 @@ import {
   normalizeDim,
   offsetsFor,
   sizeOf,
-  stridesOf,
   tryBroadcastShapes,
 } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
-import { type BackendChoice, runGemm, runLinear } from '../kernels/backend.js';
+import { type BackendChoice } from '../kernels/backend.js';
+import { gemm, linear as linearOp } from '../ops/linear.js';
 import { Var, alloc, asVar, dtypeOf } from './var.js';
 
 /**
@@ -41,18 +42,8 @@ export type VarLike = Var | Tensor;
 export function reshape(x: VarLike, shape: Shape): Var {
   const fn = 'reshape';
   const a = asVar(x, fn, 'x');
-  const target = [...shape];
-  const unknown = target.indexOf(-1);
-  if (unknown !== -1) {
-    target[unknown] = 1;
-    const rest = sizeOf(target);
-    if (target.indexOf(-1, unknown + 1) !== -1 || rest === 0 || a.size % rest !== 0) {
-      throw new ShapeError(`${fn}: cannot reshape x ${formatShape(a.shape)} to ${formatShape(shape)}`);
-    }
-    target[unknown] = a.size / rest;
-  }
-  checkShape(target, fn);
-  if (sizeOf(target) !== a.size) {
+  const target = inferShape(a.size, shape);
+  if (target === null) {
     throw new ShapeError(`${fn}: cannot reshape x ${formatShape(a.shape)} (${a.size} elements) to ${formatShape(shape)}`);
   }
   // y = x viewed as `target`  →  dx = dy viewed as x's shape
@@ -63,22 +54,14 @@ export function reshape(x: VarLike, shape: Shape): Var {
 export function permute(x: VarLike, dims: readonly number[]): Var {
   const fn = 'permute';
   const a = asVar(x, fn, 'x');
-  const rank = a.rank;
-  const norm = dims.map((d) => normalizeDim(d, rank, fn));
-  if (norm.length !== rank || new Set(norm).size !== rank) {
-    throw new ArgumentError(`${fn}: dims must be a permutation of 0..${rank - 1} for x ${formatShape(a.shape)}; got [${dims.join(', ')}]`);
+  const norm = permutation(dims, a.rank, fn);
+  if (norm === null) {
+    throw new ArgumentError(`${fn}: dims must be a permutation of 0..${a.rank - 1} for x ${formatShape(a.shape)}; got [${dims.join(', ')}]`);
   }
   const shape = norm.map((d) => a.shape[d]);
-  const inStrides = stridesOf(a.shape);
-  const offsets = offsetsFor(shape, norm.map((d) => inStrides[d])); // y[i] = x[offsets[i]]
-  const out = alloc(a.dtype, a.size);
-  for (let i = 0; i < out.length; i++) out[i] = a.data[offsets[i]];
-  // y[i] = x[offsets[i]]  →  dx[offsets[i]] = dy[i]
-  return Var.fromOp(fn, out, shape, [a], (g) => {
-    const gx = new Float64Array(a.size);
-    for (let i = 0; i < g.length; i++) gx[offsets[i]] = g[i];
-    return [gx];
-  });
+  const inverse = norm.map((_, i) => norm.indexOf(i));
+  // y = x with dims reordered by `norm`  →  dx = dy reordered back by the inverse permutation
+  return Var.fromOp(fn, permuteElements(a.data, a.shape, norm), shape, [a], (g) => [permuteElements(g, shape, inverse)]);
 }
 
 /** Two dims swapped (torch.transpose); the last two by default. */
@@ -86,10 +69,7 @@ export function transpose(x: VarLike, dim0 = -2, dim1 = -1): Var {
   const a = asVar(x, 'transpose', 'x');
   const i = normalizeDim(dim0, a.rank, 'transpose');
   const j = normalizeDim(dim1, a.rank, 'transpose');
-  const dims = [...Array(a.rank).keys()];
-  dims[i] = j;
-  dims[j] = i;
-  return permute(a, dims);
+  return permute(a, swapDims(a.rank, i, j));
 }
 
 /** x broadcast to `shape` (torch.expand, materialised); the gradient sums over the broadcast dims. */
@@ -97,18 +77,16 @@ export function broadcastTo(x: VarLike, shape: Shape): Var {
   const fn = 'broadcastTo';
   const a = asVar(x, fn, 'x');
   checkShape(shape, fn);
-  const out = tryBroadcastShapes(a.shape, shape);
-  if (out === null || out.length !== shape.length || out.some((s, i) => s !== shape[i])) {
+  if (!broadcastsTo(a.shape, shape)) {
     throw new ShapeError(`${fn}: cannot broadcast x ${formatShape(a.shape)} to ${formatShape(shape)}`);
   }
-  const offsets = offsetsFor(shape, broadcastStrides(a.shape, shape));
-  const y = alloc(a.dtype, offsets.length);
-  for (let i = 0; i < y.length; i++) y[i] = a.data[offsets[i]];
   // y[i] = x[offsets[i]]  →  dx[o] = Σ_{i: offsets[i] = o} dy[i]
-  return Var.fromOp(fn, y, shape, [a], (g) => [scatterAdd(g, offsets, a.size)]);
+  return Var.fromOp(fn, broadcastElements(a.data, a.shape, shape), shape, [a], (g) => [
+    scatterAdd(g, offsetsFor(shape, broadcastStrides(a.shape, shape)), a.size),
+  ]);
 }
 
-/** Elements [start, start + length) of one dim (torch.narrow), as a copy. */
+/** Elements [start, start + length) of one dim (torch.narrow): a view when they are contiguous, else a copy. */
 export function narrow(x: VarLike, dim: number, start: number, length: number): Var {
   const fn = 'narrow';
   const a = asVar(x, fn, 'x');
@@ -120,9 +98,13 @@ export function narrow(x: VarLike, dim: number, start: number, length: number): 
   const outer = sizeOf(a.shape.slice(0, d));
   const inner = sizeOf(a.shape.slice(d + 1));
   const shape = a.shape.map((s, i) => (i === d ? length : s)); // [..., length, ...]
-  const y = alloc(a.dtype, outer * length * inner);
-  for (let o = 0; o < outer; o++) {
-    y.set(a.data.subarray((o * size + start) * inner, (o * size + start + length) * inner), o * length * inner);
+  // A slice of the outermost dims is one contiguous block: the result shares it, as reshape shares its data.
+  let y = a.data.subarray(start * inner, (start + length) * inner);
+  if (outer > 1) {
+    y = alloc(a.dtype, outer * length * inner);
+    for (let o = 0; o < outer; o++) {
+      y.set(a.data.subarray((o * size + start) * inner, (o * size + start + length) * inner), o * length * inner);
+    }
   }
   // y[o, i] = x[o, start + i]  →  dx[o, start + i] = dy[o, i], 0 elsewhere
   return Var.fromOp(fn, y, shape, [a], (g) => {
@@ -360,7 +342,7 @@ function matmulGemm(
   for (let n = 0; n < offA.length; n++) {
     const an = slice(ad, offA[n], M * K); // [M, K]
     const bn = slice(bd, offB[n], K * P); // [K, P]
-    y.set(runGemm(fn, { a: an, b: bn, M, K, N: P, transA: false, transB: false, bias: null }), n * M * P);
+    y.set(gemm(fn, { a: an, b: bn, M, K, O: P, transA: false, transB: false, bias: null }), n * M * P);
   }
   // y_n = a_n · b_n  →  da_n = dy_n · b_nᵀ [M, K],  db_n = a_nᵀ · dy_n [K, P]
   return Var.fromOp(fn, y, [...batch, M, P], [a, b], (gIn) => {
@@ -370,11 +352,11 @@ function matmulGemm(
     for (let n = 0; n < offA.length; n++) {
       const gn = slice(g, n * M * P, M * P); // [M, P]
       if (ga) {
-        const part = runGemm(fn, { a: gn, b: slice(bd, offB[n], K * P), M, K: P, N: K, transA: false, transB: true, bias: null });
+        const part = gemm(fn, { a: gn, b: slice(bd, offB[n], K * P), M, K: P, O: K, transA: false, transB: true, bias: null });
         for (let i = 0; i < part.length; i++) ga[offA[n] + i] += part[i];
       }
       if (gb) {
-        const part = runGemm(fn, { a: slice(ad, offA[n], M * K), b: gn, M: K, K: M, N: P, transA: true, transB: false, bias: null });
+        const part = gemm(fn, { a: slice(ad, offA[n], M * K), b: gn, M: K, K: M, O: P, transA: true, transB: false, bias: null });
         for (let i = 0; i < part.length; i++) gb[offB[n] + i] += part[i];
       }
     }
@@ -394,7 +376,7 @@ export interface LinearOptions {
 /**
  * y = x · Wᵀ + b, as torch.nn.functional.linear: x [..., K], weight [O, K], bias [O] (optional) → [..., O].
  * In float32 the forward and the products of the backward (dx = dy · W, dW = dyᵀ · x) run on the backend's GEMM
- * (kernels/backend.ts runLinear, the inference projections' path, so both agree bit for bit); float64 stays in plain
+ * (ops/linear.ts, the inference projections' path, so both agree bit for bit); float64 stays in plain
  * float64 loops (gradient checks).
  */
 export function linear(xIn: VarLike, weightIn: VarLike, biasIn?: VarLike | null, options: LinearOptions = {}): Var {
@@ -415,14 +397,14 @@ export function linear(xIn: VarLike, weightIn: VarLike, biasIn?: VarLike | null,
   if (dtype === 'float32') {
     const xd = x.data as Float32Array;
     const wd = w.data as Float32Array;
-    const y = runLinear(fn, xd, M, K, wd, O, b ? (b.data as Float32Array) : null, options.backend); // [M, O]
+    const y = linearOp(fn, xd, M, K, wd, O, b ? (b.data as Float32Array) : null, options.backend); // [M, O]
     // y = x · Wᵀ + b  →  dx [M, K] = dy [M, O] · W [O, K],  dW [O, K] = dyᵀ [O, M] · x [M, K],  db[o] = Σ_m dy[m, o]
     return Var.fromOp(fn, y, shape, parents, (gIn) => {
       const g = gIn instanceof Float32Array ? gIn : Float32Array.from(gIn); // [M, O]
-      const gemm = (a: Float32Array, bm: Float32Array, rows: number, inner: number, cols: number, transA: boolean) =>
-        runGemm(fn, { a, b: bm, M: rows, K: inner, N: cols, transA, transB: false, bias: null }, options.backend);
-      const gx = x.requiresGrad ? gemm(g, wd, M, O, K, false) : null;
-      const gw = w.requiresGrad ? gemm(g, xd, O, M, K, true) : null;
+      const product = (a: Float32Array, bm: Float32Array, rows: number, inner: number, cols: number, transA: boolean) =>
+        gemm(fn, { a, b: bm, M: rows, K: inner, O: cols, transA, transB: false, bias: null }, options.backend);
+      const gx = x.requiresGrad ? product(g, wd, M, O, K, false) : null;
+      const gw = w.requiresGrad ? product(g, xd, O, M, K, true) : null;
       const gb = b?.requiresGrad ? columnSums(g, M, O) : null;
       return b ? [gx, gw, gb] : [gx, gw];
     });

@@ -11,12 +11,10 @@
 
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import { type Shape, checkShape, formatShape, sizeOf } from '../core/shape.js';
+import { type Data, type DType, alloc, dtypeOfData, toDType } from '../core/dtype.js';
 import { Tensor, describe } from '../core/tensor.js';
 
-/** Element type of a Var. */
-export type DType = 'float32' | 'float64';
-/** The storage of a Var or a gradient. */
-export type Data = Float32Array | Float64Array;
+export { type Data, type DType, alloc, toDType };
 
 /** Maps the gradient of an op's output to the gradients of its inputs (null where an input needs none). */
 export type BackwardRule = (gradOutput: Data) => readonly (Data | null)[];
@@ -82,7 +80,7 @@ export class Var {
   }
 
   get dtype(): DType {
-    return this.data instanceof Float64Array ? 'float64' : 'float32';
+    return dtypeOfData(this.data);
   }
 
   get size(): number {
@@ -130,16 +128,6 @@ export function asVar(x: Var | Tensor, fn: string, name: string): Var {
 /** The wider dtype of the inputs. */
 export function dtypeOf(...vars: Var[]): DType {
   return vars.some((v) => v.data instanceof Float64Array) ? 'float64' : 'float32';
-}
-
-/** Zero-filled storage of a dtype. */
-export function alloc(dtype: DType, n: number): Data {
-  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
-}
-
-/** A copy of `values` in `dtype` (rounded to float32 when asked). */
-export function toDType(values: ArrayLike<number>, dtype: DType): Data {
-  return dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
 }
 
 /**

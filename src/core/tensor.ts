@@ -1,20 +1,11 @@
 // Tensor: a float32, row-major, contiguous n-dimensional array. It is deliberately small: data plus shape, and the
 // helpers people reach for first (construction, reshape, permute, broadcast, toArray). Math lives in reference/ and
-// kernels/, not here.
+// kernels/, not here; the index math of reshape, permute and broadcast is core/layout.ts, shared with autograd's Var.
 
 import { ArgumentError, ShapeError } from './errors.js';
 import { Rng } from './random.js';
-import {
-  type Shape,
-  broadcastStrides,
-  checkShape,
-  formatShape,
-  normalizeDim,
-  offsetsFor,
-  sizeOf,
-  stridesOf,
-  tryBroadcastShapes,
-} from './shape.js';
+import { broadcastElements, broadcastsTo, inferShape, permuteElements, permutation, swapDims } from './layout.js';
+import { type Shape, checkShape, formatShape, normalizeDim, sizeOf } from './shape.js';
 
 /** Nested arrays of numbers, as `toArray` returns and `Tensor.from` accepts. */
 export type NestedArray = number | NestedArray[];
@@ -144,17 +135,8 @@ export class Tensor {
    * @example Tensor.zeros([2, 3, 4]).reshape([-1, 4]).shape // [6, 4]
    */
   reshape(shape: Shape): Tensor {
-    const inferred = [...shape];
-    const unknown = inferred.indexOf(-1);
-    if (unknown !== -1) {
-      inferred[unknown] = 1;
-      const rest = sizeOf(inferred);
-      if (inferred.indexOf(-1, unknown + 1) !== -1 || rest === 0 || this.size % rest !== 0) {
-        throw new ShapeError(`Tensor.reshape: cannot reshape ${formatShape(this.shape)} to ${formatShape(shape)}`);
-      }
-      inferred[unknown] = this.size / rest;
-    }
-    if (!inferred.every((s) => Number.isSafeInteger(s) && s >= 0) || sizeOf(inferred) !== this.size) {
+    const inferred = inferShape(this.size, shape);
+    if (inferred === null) {
       throw new ShapeError(
         `Tensor.reshape: cannot reshape ${formatShape(this.shape)} (${this.size} elements) to ${formatShape(shape)}`,
       );
@@ -167,28 +149,20 @@ export class Tensor {
    * @example Tensor.zeros([2, 3, 4]).permute([2, 0, 1]).shape // [4, 2, 3]
    */
   permute(dims: readonly number[]): Tensor {
-    const rank = this.rank;
-    const norm = dims.map((d) => normalizeDim(d, rank, 'Tensor.permute'));
-    if (norm.length !== rank || new Set(norm).size !== rank) {
+    const norm = permutation(dims, this.rank, 'Tensor.permute');
+    if (norm === null) {
       throw new ArgumentError(
-        `Tensor.permute: dims must be a permutation of 0..${rank - 1} for shape ${formatShape(this.shape)}; got [${dims.join(', ')}]`,
+        `Tensor.permute: dims must be a permutation of 0..${this.rank - 1} for shape ${formatShape(this.shape)}; got [${dims.join(', ')}]`,
       );
     }
-    const shape = norm.map((d) => this.shape[d]);
-    const inStrides = stridesOf(this.shape);
-    const strides = norm.map((d) => inStrides[d]);
-    return new Tensor(gather(this.data, shape, strides), shape);
+    return new Tensor(permuteElements(this.data, this.shape, norm), norm.map((d) => this.shape[d]));
   }
 
   /** A copy with two dims swapped (torch.transpose). Defaults to the last two. */
   transpose(dim0 = -2, dim1 = -1): Tensor {
-    const rank = this.rank;
-    const a = normalizeDim(dim0, rank, 'Tensor.transpose');
-    const b = normalizeDim(dim1, rank, 'Tensor.transpose');
-    const dims = [...Array(rank).keys()];
-    dims[a] = b;
-    dims[b] = a;
-    return this.permute(dims);
+    const a = normalizeDim(dim0, this.rank, 'Tensor.transpose');
+    const b = normalizeDim(dim1, this.rank, 'Tensor.transpose');
+    return this.permute(swapDims(this.rank, a, b));
   }
 
   /**
@@ -197,11 +171,10 @@ export class Tensor {
    */
   broadcastTo(shape: Shape): Tensor {
     checkShape(shape, 'Tensor.broadcastTo');
-    const out = tryBroadcastShapes(this.shape, shape);
-    if (out === null || out.length !== shape.length || out.some((s, i) => s !== shape[i])) {
+    if (!broadcastsTo(this.shape, shape)) {
       throw new ShapeError(`Tensor.broadcastTo: cannot broadcast ${formatShape(this.shape)} to ${formatShape(shape)}`);
     }
-    return new Tensor(gather(this.data, shape, broadcastStrides(this.shape, shape)), shape);
+    return new Tensor(broadcastElements(this.data, this.shape, shape), shape);
   }
 
   /** A deep copy. */
@@ -226,29 +199,6 @@ export class Tensor {
   toString(): string {
     return `Tensor ${formatShape(this.shape)}`;
   }
-}
-
-/**
- * A contiguous copy of `source` read with element `strides` as a tensor of `shape` (permuted or broadcast views).
- * The innermost dim is copied as a run (a block copy when its stride is 1), so the index walk costs one step per
- * row rather than per element.
- */
-function gather(source: Float32Array, shape: Shape, strides: readonly number[]): Float32Array {
-  const out = new Float32Array(sizeOf(shape));
-  if (shape.length === 0) {
-    out[0] = source[0];
-    return out;
-  }
-  const inner = shape[shape.length - 1];
-  const step = strides[strides.length - 1];
-  const rows = offsetsFor(shape.slice(0, -1), strides.slice(0, -1));
-  for (let r = 0; r < rows.length; r++) {
-    const from = rows[r];
-    const to = r * inner;
-    if (step === 1) out.set(source.subarray(from, from + inner), to);
-    else for (let i = 0; i < inner; i++) out[to + i] = source[from + i * step];
-  }
-  return out;
 }
 
 /** A short description of an unexpected value, for error messages. */

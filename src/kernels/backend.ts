@@ -5,70 +5,26 @@
 
 import { ArgumentError } from '../core/errors.js';
 import { describe } from '../core/tensor.js';
-import {
-  type AttentionProblem,
-  type AttentionRequest,
-  type AttentionResult,
-  attentionReference,
-} from '../reference/attention.js';
-import { type AttentionGradientsResult, attentionBackwardReference } from '../reference/attention-backward.js';
-import { type GemmProblem, gemmReference } from '../reference/linear.js';
+import { attentionReference } from '../reference/attention.js';
+import { attentionBackwardReference } from '../reference/attention-backward.js';
+import { gemmReference } from '../reference/linear.js';
+import type {
+  AttentionGradientsResult,
+  AttentionProblem,
+  AttentionRequest,
+  AttentionResult,
+  Backend,
+  BackendName,
+  GemmProblem,
+  SelfAttentionProblem,
+  SelfAttentionResult,
+} from './contract.js';
 
-export type BackendName = 'reference' | 'wasm';
+export type { Backend, BackendName, SelfAttentionProblem, SelfAttentionResult } from './contract.js';
 export type BackendChoice = BackendName | 'auto';
 
-/** What a backend implements. Each kernel receives a validated problem and may return null to decline it. */
-export interface Backend {
-  readonly name: BackendName;
-  /** Whether this backend can run here and now (for example, its WebAssembly module is instantiated). */
-  available(): boolean;
-  /** Forward attention; see reference/attention.ts for the contract. */
-  attention(problem: AttentionProblem, request: AttentionRequest): AttentionResult | null;
-  /** Backward attention; see reference/attention-backward.ts. Optional: without it the reference runs. */
-  attentionBackward?(problem: AttentionProblem, gradOutput: Float32Array): AttentionGradientsResult | null;
-  /**
-   * A float32 matrix product C [M, N] = op(A)·op(B) + bias; see reference/linear.ts (GemmProblem). Optional: without
-   * it the reference runs. Each row of C must not depend on M (a key/value cache computes one row at a time and must
-   * equal the full pass bit for bit).
-   */
-  gemm?(problem: GemmProblem): Float32Array | null;
-  /**
-   * Optional: MultiHeadAttention's self-attention in one call (see {@link SelfAttentionProblem}), so that a backend
-   * can keep the projections and the heads in its own memory. It must equal the composition of its `gemm` and
-   * `attention` bit for bit; without it, or when it declines, MultiHeadAttention composes them.
-   */
-  selfAttention?(problem: SelfAttentionProblem, weights: boolean): SelfAttentionResult | null;
-}
-
-/**
- * Self-attention with packed input weights, as MultiHeadAttention.forward computes it: [q | k | v] = x · inWeightᵀ +
- * inBias; per head h, attention over columns h·d.. of q, k and v with the score settings (whose mask and bias index
- * the scores [B·H, N, N]); the heads merged back into [B, N, D]; then · outWeightᵀ + outBias.
- */
-export interface SelfAttentionProblem {
-  B: number;
-  N: number;
-  /** model width D = H · d */
-  D: number;
-  H: number;
-  /** [B·N, D] */
-  x: Float32Array;
-  /** [3D, D] and [3D] */
-  inWeight: Float32Array;
-  inBias: Float32Array | null;
-  /** [D, D] and [D] */
-  outWeight: Float32Array;
-  outBias: Float32Array | null;
-  /** The attention's settings over scores [B·H, N, N]. */
-  scores: Pick<AttentionProblem, 'mask' | 'bias' | 'causal' | 'scale' | 'softcap'>;
-}
-
-export interface SelfAttentionResult {
-  /** [B, N, D] */
-  output: Float32Array;
-  /** [B·H, N, N], when asked */
-  weights?: Float32Array;
-}
+/** A kernel's result and the name of the backend that computed it. */
+export type Ran<T> = T & { backend: BackendName };
 
 const reference: Backend = {
   name: 'reference',
@@ -119,14 +75,15 @@ export function checkChoice(fn: string, name: unknown): BackendChoice {
 
 /**
  * Runs attention on the chosen backend (the per-call choice, else the global one). A named backend that is not
- * available is an error; "auto" takes the first available backend that accepts the problem.
+ * available is an error; "auto" takes the first available backend that accepts the problem. The result names the
+ * backend that computed it.
  */
 export function runAttention(
   fn: string,
   problem: AttentionProblem,
   request: AttentionRequest,
   choice: BackendChoice = selected,
-): AttentionResult {
+): Ran<AttentionResult> {
   return dispatch(fn, choice, (b) => b.attention(problem, request));
 }
 
@@ -136,7 +93,7 @@ export function runAttentionBackward(
   problem: AttentionProblem,
   gradOutput: Float32Array,
   choice: BackendChoice = selected,
-): AttentionGradientsResult {
+): Ran<AttentionGradientsResult> {
   return dispatch(fn, choice, (b) => b.attentionBackward?.(problem, gradOutput) ?? null);
 }
 
@@ -149,23 +106,24 @@ export function runSelfAttention(
   problem: SelfAttentionProblem,
   weights: boolean,
   choice: BackendChoice = selected,
-): SelfAttentionResult | null {
+): Ran<SelfAttentionResult> | null {
   for (const backend of backends) {
     if ((choice !== 'auto' && backend.name !== choice) || !backend.selfAttention || !backend.available()) continue;
     const result = backend.selfAttention(problem, weights);
-    if (result !== null) return result;
+    if (result !== null) return Object.assign(result, { backend: backend.name });
   }
   return null;
 }
 
-/** Runs a matrix product (see {@link Backend.gemm}) like {@link runAttention}; C [M, N]. */
+/** Runs a matrix product (see {@link Backend.gemm}) like {@link runAttention}; C [M, O]. */
 export function runGemm(fn: string, problem: GemmProblem, choice: BackendChoice = selected): Float32Array {
-  return dispatch(fn, choice, (b) => b.gemm?.(problem) ?? null);
+  return dispatch(fn, choice, (b) => wrapArray(b.gemm?.(problem) ?? null)).value;
 }
 
 /**
  * y [M, O] = x [M, K] · weight [O, K]ᵀ + bias [O] (F.linear, reference/linear.ts) on the chosen backend. The
- * projections of MultiHeadAttention and the autograd `linear` both come here, so that they agree bit for bit.
+ * projections of MultiHeadAttention and the autograd `linear` both come here (through ops/linear.ts), so that they
+ * agree bit for bit.
  */
 export function runLinear(
   fn: string,
@@ -180,19 +138,25 @@ export function runLinear(
   return runGemm(fn, { a: x, b: weight, M, K, N: O, transA: false, transB: true, bias }, choice);
 }
 
+/** A GEMM's array as an object, so that dispatch can name its backend. */
+function wrapArray(value: Float32Array | null): { value: Float32Array } | null {
+  return value === null ? null : { value };
+}
+
 /** Tries the chosen backend, or every available one for "auto", and falls back to the reference. */
-function dispatch<T>(fn: string, choice: BackendChoice, run: (b: Backend) => T | null): T {
+function dispatch<T extends object>(fn: string, choice: BackendChoice, run: (b: Backend) => T | null): Ran<T> {
+  const named = (backend: Backend, result: T | null) => (result === null ? null : Object.assign(result, { backend: backend.name }));
   if (choice !== 'auto') {
     const backend = backends.find((b) => b.name === choice)!;
     if (!backend.available()) {
       throw new ArgumentError(`${fn}: backend "${choice}" is not available here; available: ${availableBackends().join(', ')}`);
     }
-    return run(backend) ?? run(reference)!;
+    return named(backend, run(backend)) ?? named(reference, run(reference))!;
   }
   for (const backend of backends) {
     if (!backend.available()) continue;
-    const result = run(backend);
+    const result = named(backend, run(backend));
     if (result !== null) return result;
   }
-  return run(reference)!;
+  return named(reference, run(reference))!;
 }

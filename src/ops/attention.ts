@@ -1,18 +1,22 @@
 // scaledDotProductAttention: the public op. It validates its inputs once, turns them into the canonical
 // AttentionProblem (broadcast and grouped-query heads become per-batch offsets), runs a kernel, and wraps the flat
-// results back into tensors. Semantics follow torch.nn.functional.scaled_dot_product_attention; docs/SEMANTICS.md
+// results back into tensors. Those three steps are `attend`, the one door through which every caller (this op,
+// autograd's attention, nn's MultiHeadAttention) reaches an attention kernel; `selfAttend` is the door to the fused
+// self-attention kernel. Semantics follow torch.nn.functional.scaled_dot_product_attention; docs/SEMANTICS.md
 // lists where qkv deliberately differs.
 
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import { type Shape, broadcastStrides, formatShape, offsetsFor, sizeOf, stridesOf } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
-import { type BackendChoice, checkChoice, runAttention } from '../kernels/backend.js';
+import { type BackendChoice, checkChoice, runAttention, runSelfAttention } from '../kernels/backend.js';
 import {
   type AttentionProblem,
   type AttentionResult,
   type BroadcastOperand,
   type CausalAlignment,
-} from '../reference/attention.js';
+  type ScoreSettings,
+  causalAllows,
+} from '../kernels/contract.js';
 
 /** Options of {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
@@ -103,10 +107,67 @@ export function scaledDotProductAttention(
   value: Tensor,
   options: AttentionOptions = {},
 ): AttentionOutput {
-  const fn = 'scaledDotProductAttention';
+  return attend('scaledDotProductAttention', query, key, value, options);
+}
+
+/**
+ * Internal: validates, runs and wraps one attention call (prepareAttention → runAttention → wrapAttention), naming
+ * `fn` in errors. Shapes as {@link scaledDotProductAttention}.
+ */
+export function attend(fn: string, query: Tensor, key: Tensor, value: Tensor, options: AttentionOptions): AttentionOutput {
   const prepared = prepareAttention(fn, query, key, value, options);
   const request = { weights: options.returnWeights === true, trace: options.trace === true };
   return wrapAttention(prepared, runAttention(fn, prepared.problem, request, prepared.backend));
+}
+
+/** The packed weights of a self-attention (MultiHeadAttention's in_proj and out_proj), float32. */
+export interface SelfAttentionWeights {
+  /** [3D, D] and [3D] */
+  inWeight: Float32Array;
+  inBias: Float32Array | null;
+  /** [D, D] and [D] */
+  outWeight: Float32Array;
+  outBias: Float32Array | null;
+}
+
+/**
+ * Internal: self-attention with packed weights in one backend call (kernels/contract.ts SelfAttentionProblem):
+ * x [B, N, D] → output [B, N, D], and the weights [B, H, N, N] when `returnWeights`. `options` may hold mask, bias,
+ * causal, backend and returnWeights; mask and bias index the scores [B, H, N, N]. Null when no backend takes it:
+ * the caller then composes the same steps, which give the same bits.
+ */
+export function selfAttend(
+  fn: string,
+  x: Tensor,
+  H: number,
+  weights: SelfAttentionWeights,
+  options: AttentionOptions,
+): AttentionOutput | null {
+  const [B, N, D] = x.shape; // x [B, N, D]
+  const scoreShape = [B, H, N, N];
+  const backend = options.backend === undefined ? undefined : checkChoice(fn, options.backend);
+  const problem = { B, N, D, H, x: x.data, ...weights, scores: scoreSettings(fn, options, scoreShape, D / H) };
+  const result = runSelfAttention(problem, options.returnWeights === true, backend);
+  if (result === null) return null;
+  const out: AttentionOutput = { output: new Tensor(result.output, [B, N, D]) }; // [B, N, D]
+  if (result.weights) out.weights = new Tensor(result.weights, scoreShape); // [B, H, N, N]
+  return out;
+}
+
+/**
+ * The causal rule as a 0/1 mask [N, S] (1 = may attend), for callers that append keys the rule must not reach
+ * (MultiHeadAttention's add_bias_kv and add_zero_attn).
+ */
+export function causalMask(fn: string, causal: AttentionOptions['causal'], N: number, S: number): Tensor {
+  const alignment = parseCausal(fn, causal);
+  const mask = new Float32Array(N * S); // [N, S]
+  for (let i = 0; i < N; i++) for (let j = 0; j < S; j++) mask[i * S + j] = causalAllows(alignment, i, j, N, S) ? 1 : 0;
+  return new Tensor(mask, [N, S]);
+}
+
+/** Internal: a per-call backend choice, validated (undefined stays undefined: the global choice). */
+export function checkBackend(fn: string, choice: unknown): BackendChoice | undefined {
+  return choice === undefined ? undefined : checkChoice(fn, choice);
 }
 
 /** A validated problem plus the shapes needed to wrap results back into tensors. */
@@ -175,8 +236,7 @@ export function prepareAttention(
   return { problem, batchShape, backend };
 }
 
-/** The settings of an attention problem that act on its scores. */
-export type ScoreSettings = Pick<AttentionProblem, 'mask' | 'bias' | 'causal' | 'scale' | 'softcap'>;
+export type { ScoreSettings };
 
 /**
  * Validates the options that act on the scores `[...batch, N, S]` of a problem with head size d: mask, bias, causal,

@@ -24,19 +24,10 @@
 // broadcast batch dims and grouped-query heads (several query heads reading one key/value head) are summed without a
 // separate reduction. Everything accumulates in float64, in the fixed order b, i, j, and is rounded to float32 once.
 
-import { type AttentionProblem, rowBuffers, scoreRow, softmaxRow } from './attention.js';
+import { type AttentionGradientsResult, type AttentionProblem } from '../kernels/contract.js';
+import { rowBuffers, scoreRow, softmaxRow } from './attention.js';
 
-/** Kernel results of the backward as flat arrays, each sized and laid out like the problem's input of that name. */
-export interface AttentionGradientsResult {
-  /** Like `problem.query`. */
-  query: Float32Array;
-  /** Like `problem.key`. */
-  key: Float32Array;
-  /** Like `problem.value`. */
-  value: Float32Array;
-  /** Like `problem.bias.data`, when the problem has a bias. */
-  bias?: Float32Array;
-}
+export type { AttentionGradientsResult } from '../kernels/contract.js';
 
 /**
  * Gradients of attention for a validated problem. See the file header for the math.

@@ -15,66 +15,17 @@
 // - A blocked key is never read: a NaN in its score or its value does not reach the row. A NaN in an allowed score
 //   or value propagates to the row, as in PyTorch.
 
-/** How a mask or bias of any broadcastable shape is read for one batch index: element (i, j) is at
- *  `offsets[b] + i * rowStride + j * colStride`. Strides are 0 on broadcast dims. */
-export interface BroadcastOperand {
-  data: Float32Array;
-  offsets: Int32Array;
-  rowStride: number;
-  colStride: number;
-}
+import { type AttentionProblem, type AttentionRequest, type AttentionResult, causalAllows } from '../kernels/contract.js';
 
-/** Causal alignment. "top-left": key j ≤ i (PyTorch is_causal). "bottom-right": j ≤ i + S − N (FlashAttention). */
-export type CausalAlignment = 'none' | 'top-left' | 'bottom-right';
-
-/**
- * A validated attention problem in canonical form: every batch dim (heads included) is flattened to `batch`
- * matrices, and broadcasting or grouped-query sharing is expressed by per-batch element offsets. Backends receive
- * only this, never user tensors, so validation happens once, in ops/.
- */
-export interface AttentionProblem {
-  /** Flattened batch size: the product of the broadcast batch dims. */
-  batch: number;
-  N: number;
-  S: number;
-  d: number;
-  dv: number;
-  /** query [batch → offsets] [N, d], key [S, d], value [S, dv], each row-major with unit column stride. */
-  query: Float32Array;
-  key: Float32Array;
-  value: Float32Array;
-  queryOffsets: Int32Array;
-  keyOffsets: Int32Array;
-  valueOffsets: Int32Array;
-  /** Nonzero = may attend. */
-  mask: BroadcastOperand | null;
-  /** Added to the scores after scale and softcap. May hold -Infinity. */
-  bias: BroadcastOperand | null;
-  causal: CausalAlignment;
-  scale: number;
-  /** 0 = off; otherwise scores become softcap · tanh(scores / softcap) before bias and mask. */
-  softcap: number;
-}
-
-/** What a kernel is asked to produce besides the output. */
-export interface AttentionRequest {
-  weights: boolean;
-  trace: boolean;
-}
-
-/** Kernel results as flat arrays: output [batch, N, dv]; weights and trace arrays [batch, N, S]. */
-export interface AttentionResult {
-  output: Float32Array;
-  weights?: Float32Array;
-  trace?: { scores: Float32Array; scaledScores: Float32Array; weights: Float32Array };
-}
-
-/** True when key j is allowed for query i by the causal rule alone. */
-export function causalAllows(causal: CausalAlignment, i: number, j: number, N: number, S: number): boolean {
-  if (causal === 'top-left') return j <= i;
-  if (causal === 'bottom-right') return j <= i + S - N;
-  return true;
-}
+// The contract's types, re-exported for the modules that still read them here (kernels/wasm).
+export type {
+  AttentionProblem,
+  AttentionRequest,
+  AttentionResult,
+  BroadcastOperand,
+  CausalAlignment,
+} from '../kernels/contract.js';
+export { causalAllows };
 
 /**
  * Buffers for one query row, [S] each. The forward and the backward both score and weight rows through

@@ -1,5 +1,7 @@
 // Reference affine map y = x · Wᵀ + b, as torch.nn.functional.linear. Accumulates in float64, rounds once.
 
+import { type GemmProblem } from '../kernels/contract.js';
+
 /**
  * x [M, K] (row-major), weight [O, K], bias [O] or null → y [M, O].
  * The caller guarantees the sizes; this is the plain-loop specification.
@@ -25,22 +27,7 @@ export function linearReference(
   return y;
 }
 
-/**
- * A matrix product in the form the backends' GEMM kernels take: C [M, N] = op(A) · op(B) + bias, where op(A) is
- * [M, K] (A stored [M, K], or [K, M] when transA) and op(B) is [K, N] (B stored [K, N], or [N, K] when transB).
- * `linear` is transB (B = weight [O, K]); its backward takes dX = dY · W (plain) and dW = dYᵀ · X (transA).
- */
-export interface GemmProblem {
-  a: Float32Array;
-  b: Float32Array;
-  M: number;
-  K: number;
-  N: number;
-  transA: boolean;
-  transB: boolean;
-  /** [N], added to every row; null for none */
-  bias: Float32Array | null;
-}
+export type { GemmProblem } from '../kernels/contract.js';
 
 /**
  * Reference GEMM: accumulates in float64 from the bias, over k in increasing order, and rounds once. The `linear`

@@ -74,6 +74,7 @@ let modelSource = '';
 // ---- real models: a Hugging Face folder, served (qkv serve --model) or picked, computed in its own worker -------
 
 let mode: 'coref' | 'real' = 'coref';
+let corefReady = false;
 const real = new RealModelView($('real'), { status: setStatus, error: showError, back: () => setMode('coref') });
 const corefSections = [$('prediction'), document.querySelector<HTMLElement>('.tokens-section')!, $('views')];
 
@@ -82,7 +83,8 @@ function setMode(next: 'coref' | 'real'): void {
   for (const section of corefSections) section.hidden = next === 'real';
   real.hidden = next !== 'real';
   document.querySelector<HTMLLabelElement>('label[for="sentence"]')!.textContent = next === 'real' ? 'Text' : 'Sentence';
-  if (next === 'coref' && state.doc === null) return;
+  // Before the coreference model is loaded, its init explains when it is done.
+  if (next === 'coref' && !corefReady) return;
   void explain(input.value);
 }
 
@@ -463,6 +465,7 @@ fetch(new URL('files.json', servedFolder))
 engine.init(modelUrl).then(
   (info) => {
     modelSource = new URL(info.source).pathname.slice(1);
+    corefReady = true;
     return mode === 'coref' ? explain(input.value) : undefined;
   },
   (e: Error) => {

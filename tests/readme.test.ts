@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```\s*```text\n([\s\S]*?)```/g)].map((m) => ({
+// A ts block without an output block (it needs files or the network) is shown, not run: the code may not span blocks.
+const examples = [...readme.matchAll(/```ts\n((?:(?!```)[\s\S])*?)```\s*```text\n([\s\S]*?)```/g)].map((m) => ({
   code: m[1],
   expected: m[2].trimEnd(),
 }));

@@ -140,8 +140,9 @@ test('the bundle holds no Node module and stays small', () => {
     raw += bytes.length;
     gzipped += gzipSync(bytes).length;
   }
-  // docs/WEB.md records the size; this budget catches a dependency pulled in by accident.
-  assert.ok(gzipped < 80_000, `the page's assets are ${gzipped} bytes gzipped (${raw} raw)`);
+  // docs/WEB.md records the size; this budget catches a dependency pulled in by accident. It counts every asset,
+  // the real-model view's worker and tokenizer (about 63 kB, fetched only when a model is opened) included.
+  assert.ok(gzipped < 130_000, `the page's assets are ${gzipped} bytes gzipped (${raw} raw)`);
 });
 
 test('the model view renders every layer × head, each a full N×N map', async () => {

@@ -50,9 +50,11 @@ export function attention(query: VarLike, key: VarLike, value: VarLike, options:
 }
 
 /** What {@link attentionDetails} returns: the output Var and, from the fused kernel, the weights and trace asked. */
-export interface AttentionDetails extends Omit<AttentionOutput, 'output'> {
+export interface AttentionDetails extends Omit<AttentionOutput, 'output' | 'backend'> {
   /** `[...batch, N, dv]` */
   output: Var;
+  /** The backend of the fused kernel; undefined on the primitive path (plain ops, float64 loops). */
+  backend?: AttentionOutput['backend'];
 }
 
 /**

@@ -129,7 +129,7 @@ export function renderSteps(input: StepsInput): string[] {
     queryToken: queryTokens[row],
     keyTokens,
     scores: trace.scores.data.subarray(at, at + S), // [S]
-    scaled: trace.scaledScores.data.subarray(at, at + S), // [S]
+    scaled: trace.logits.data.subarray(at, at + S), // [S]
     weights: trace.weights.data.subarray(at, at + S), // [S]
     values: Array.from({ length: S }, (_, j) => values.subarray(j * dv, (j + 1) * dv)), // [S][dv]
     output: trace.output.data.subarray((matrix * N + row) * dv, (matrix * N + row + 1) * dv), // [dv]

@@ -14,7 +14,8 @@ export interface HeadTraceJson {
   value: number[][];
   /** 1.1 raw scores Q·Kᵀ: [N, N]. */
   scores: number[][];
-  /** 1.1 scaled (and masked) scores: [N, N]; null where blocked. */
+  /** 1.1 the logits (a trace's `logits`: scaled, soft-capped, biased, masked): [N, N]; null where blocked. The field keeps
+   * its name in this file format (qkv.explain version 1). */
   scaledScores: (number | null)[][];
   /** 1.2 softmax weights: [N, N], rows sum to 1. */
   weights: number[][];
@@ -80,7 +81,7 @@ export function headsToJson(trace: MultiHeadAttentionTrace): HeadTraceJson[] {
       key: matrix(trace.key, kv) as number[][],
       value: matrix(trace.value, kv) as number[][],
       scores: matrix(trace.scores, h) as number[][],
-      scaledScores: matrix(trace.scaledScores, h, true),
+      scaledScores: matrix(trace.logits, h, true),
       weights: matrix(trace.weights, h) as number[][],
       output: matrix(trace.output, h) as number[][],
     });

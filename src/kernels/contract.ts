@@ -67,7 +67,8 @@ export interface AttentionRequest {
 export interface AttentionResult {
   output: Float32Array;
   weights?: Float32Array;
-  trace?: { scores: Float32Array; scaledScores: Float32Array; weights: Float32Array };
+  /** scores: raw q·k; logits: scaled, soft-capped, biased and masked (-Infinity where blocked); weights. */
+  trace?: { scores: Float32Array; logits: Float32Array; weights: Float32Array };
 }
 
 /** Kernel results of the attention backward as flat arrays, each sized and laid out like the problem's input. */

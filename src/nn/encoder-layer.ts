@@ -15,22 +15,25 @@ import { Dropout, LayerNorm, type Linear } from './layers.js';
 import { Module } from './module.js';
 import { MultiHeadAttention, type MultiHeadAttentionVarOptions } from './multihead-attention.js';
 
-/** Constructor options of {@link TransformerEncoderLayer}. */
+/**
+ * Constructor options of {@link TransformerEncoderLayer}. Names are the camelCase of Hugging Face's config.json
+ * (hidden_size, num_attention_heads, num_key_value_heads, intermediate_size); see docs/SEMANTICS.md.
+ */
 export interface TransformerEncoderLayerConfig {
   /** Model width D. */
-  dModel: number;
+  hiddenSize: number;
   /** Query heads H. */
-  nHead: number;
+  numAttentionHeads: number;
   /**
-   * Key/value heads (grouped-query attention).
-   * @default nHead
+   * Key/value heads Hkv (grouped-query attention).
+   * @default numAttentionHeads
    */
-  numKvHeads?: number;
+  numKeyValueHeads?: number;
   /**
    * Hidden width F of the feed-forward block.
-   * @default 4 · dModel
+   * @default 4 · hiddenSize
    */
-  dimFeedforward?: number;
+  intermediateSize?: number;
   /**
    * Dropout after attention, inside and after the feed-forward block (training mode only).
    * @default 0.1, as PyTorch
@@ -59,15 +62,20 @@ export class TransformerEncoderLayer extends Module {
   constructor(config: TransformerEncoderLayerConfig) {
     super('TransformerEncoderLayer');
     const rng = rngOf(config.seed, 'TransformerEncoderLayer');
-    const D = config.dModel;
+    const D = config.hiddenSize;
     const p = config.dropout ?? 0.1;
     const eps = config.layerNormEps ?? 1e-5;
     this.selfAttn = this.addModule(
       'self_attn',
-      new MultiHeadAttention({ embedDim: D, numHeads: config.nHead, numKvHeads: config.numKvHeads, seed: rng }),
+      new MultiHeadAttention({
+        embedDim: D,
+        numHeads: config.numAttentionHeads,
+        numKeyValueHeads: config.numKeyValueHeads,
+        seed: rng,
+      }),
     );
     // The feed-forward block's parts are registered under PyTorch's names (linear1, dropout, linear2), not under ff.
-    this.ff = new FeedForward({ dModel: D, dimFeedforward: config.dimFeedforward ?? 4 * D, dropout: p, seed: rng });
+    this.ff = new FeedForward({ hiddenSize: D, intermediateSize: config.intermediateSize ?? 4 * D, dropout: p, seed: rng });
     this.addModule<Linear>('linear1', this.ff.linear1);
     this.addModule('dropout', this.ff.dropout);
     this.addModule<Linear>('linear2', this.ff.linear2);

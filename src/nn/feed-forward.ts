@@ -10,10 +10,10 @@ import { Module } from './module.js';
 
 /** Constructor options of {@link FeedForward}. */
 export interface FeedForwardConfig {
-  /** Model width D. */
-  dModel: number;
-  /** Hidden width F. */
-  dimFeedforward: number;
+  /** Model width D (Hugging Face's hidden_size). */
+  hiddenSize: number;
+  /** Hidden width F (Hugging Face's intermediate_size). */
+  intermediateSize: number;
   /**
    * Dropout on the hidden activations (training mode only).
    * @default 0
@@ -44,9 +44,9 @@ export class FeedForward extends Module {
     super('FeedForward');
     const rng = rngOf(config.seed, 'FeedForward');
     const bias = config.bias ?? true;
-    this.linear1 = this.addModule('linear1', new Linear(config.dModel, config.dimFeedforward, { bias, seed: rng }));
+    this.linear1 = this.addModule('linear1', new Linear(config.hiddenSize, config.intermediateSize, { bias, seed: rng }));
     this.dropout = this.addModule('dropout', new Dropout(config.dropout ?? 0, { seed: rng.nextUint32() }));
-    this.linear2 = this.addModule('linear2', new Linear(config.dimFeedforward, config.dModel, { bias, seed: rng }));
+    this.linear2 = this.addModule('linear2', new Linear(config.intermediateSize, config.hiddenSize, { bias, seed: rng }));
   }
 
   /** x [..., D] → [..., D] */

@@ -23,7 +23,7 @@ import { ArgumentError, ShapeError } from '../core/errors.js';
 import { formatShape } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
 import { type AttentionOptions, type AttentionTrace, checkBackend, selfAttend } from '../ops/attention.js';
-import { type BackendChoice } from '../kernels/backend.js';
+import { type BackendChoice, type BackendName } from '../kernels/backend.js';
 import { attentionDetails } from '../autograd/attention.js';
 import { type VarLike, linear, narrow, permute, reshape } from '../autograd/tensor-ops.js';
 import { Var, asVar, isGradEnabled, noGrad } from '../autograd/var.js';
@@ -42,9 +42,12 @@ export interface MultiHeadAttentionConfig {
   /** Query heads H; must divide embedDim. */
   numHeads: number;
   /**
-   * Key/value heads Hkv for grouped-query attention; must divide numHeads.
+   * Key/value heads Hkv for grouped-query attention; must divide numHeads. Named as Hugging Face's
+   * num_key_value_heads (torch.nn.MultiheadAttention has no such option).
    * @default numHeads
    */
+  numKeyValueHeads?: number;
+  /** @deprecated the old name of {@link numKeyValueHeads}, still read when that is absent. */
   numKvHeads?: number;
   /**
    * Width Dk of the key input.
@@ -144,6 +147,8 @@ export interface MultiHeadAttentionTrace extends AttentionTrace {
 export interface MultiHeadAttentionOutput {
   /** `[B, N, D]` (`[N, D]` unbatched) */
   output: Tensor;
+  /** The backend that computed the attention ("wasm" or "reference"), fused or composed; see scaledDotProductAttention. */
+  backend: BackendName;
   /** `[B, N, S]` averaged, or `[B, H, N, S]` per head, when `returnWeights` is set. */
   weights?: Tensor;
   trace?: MultiHeadAttentionTrace;
@@ -161,7 +166,8 @@ export interface MultiHeadAttentionOutput {
 export class MultiHeadAttention extends Module {
   readonly embedDim: number;
   readonly numHeads: number;
-  readonly numKvHeads: number;
+  /** Key/value heads Hkv. */
+  readonly numKeyValueHeads: number;
   /** Head size d = D / H. */
   readonly headDim: number;
   readonly kdim: number;
@@ -198,12 +204,14 @@ export class MultiHeadAttention extends Module {
     };
     const D = positive('embedDim', config.embedDim);
     const H = positive('numHeads', config.numHeads);
-    const Hkv = positive('numKvHeads', config.numKvHeads ?? H);
+    // Errors name the option as the caller spelled it.
+    const kvName = config.numKeyValueHeads === undefined && config.numKvHeads !== undefined ? 'numKvHeads' : 'numKeyValueHeads';
+    const Hkv = positive(kvName, config.numKeyValueHeads ?? config.numKvHeads ?? H);
     if (D % H !== 0) throw new ArgumentError(`${fn}: embedDim (${D}) must be divisible by numHeads (${H})`);
-    if (H % Hkv !== 0) throw new ArgumentError(`${fn}: numHeads (${H}) must be divisible by numKvHeads (${Hkv})`);
+    if (H % Hkv !== 0) throw new ArgumentError(`${fn}: numHeads (${H}) must be divisible by ${kvName} (${Hkv})`);
     this.embedDim = D;
     this.numHeads = H;
-    this.numKvHeads = Hkv;
+    this.numKeyValueHeads = Hkv;
     this.headDim = D / H;
     this.kdim = positive('kdim', config.kdim ?? D);
     this.vdim = positive('vdim', config.vdim ?? D);
@@ -243,7 +251,12 @@ export class MultiHeadAttention extends Module {
 
   /** True when the q, k and v projections are stored as one `in_proj_weight` (PyTorch's `_qkv_same_embed_dim`). */
   get packed(): boolean {
-    return this.kdim === this.embedDim && this.vdim === this.embedDim && this.numKvHeads === this.numHeads;
+    return this.kdim === this.embedDim && this.vdim === this.embedDim && this.numKeyValueHeads === this.numHeads;
+  }
+
+  /** @deprecated the old name of {@link numKeyValueHeads}. */
+  get numKvHeads(): number {
+    return this.numKeyValueHeads;
   }
 
   /** A new, empty key/value cache for incremental decoding. */
@@ -304,7 +317,7 @@ export class MultiHeadAttention extends Module {
     if (typeof options !== 'object' || options === null) {
       throw new ArgumentError(`${fn}: options must be an object; got ${describe(options)}`);
     }
-    const { embedDim: D, numHeads: H, numKvHeads: Hkv, headDim: d } = this;
+    const { embedDim: D, numHeads: H, numKeyValueHeads: Hkv, headDim: d } = this;
     const { batched, B, N, got } = this.checkInputs(fn, qIn.shape, kIn.shape, vIn.shape);
     const backend = checkBackend(fn, options.backend);
     const { cache } = options;
@@ -335,7 +348,10 @@ export class MultiHeadAttention extends Module {
         { mask, bias, causal, backend, returnWeights: options.returnWeights },
       );
       if (fused !== null) {
-        const out: Omit<MultiHeadAttentionOutput, 'output'> & { output: Var } = { output: new Var(unbatch(fused.output)) };
+        const out: Omit<MultiHeadAttentionOutput, 'output'> & { output: Var } = {
+          output: new Var(unbatch(fused.output)),
+          backend: fused.backend,
+        };
         if (fused.weights) out.weights = weightsOf(fused.weights); // [B, H, N, N] → [B, N, N] averaged
         return out;
       }
@@ -374,7 +390,10 @@ export class MultiHeadAttention extends Module {
     const heads = reshape(permute(att.output, [0, 2, 1, 3]), [B, N, D]); // [B, N, D]
     const output = linear(heads, this.outProj.weight, this.outProj.bias, projection); // [B, N, D]
 
-    const out: Omit<MultiHeadAttentionOutput, 'output'> & { output: Var } = { output: unbatch(output) };
+    const out: Omit<MultiHeadAttentionOutput, 'output'> & { output: Var } = {
+      output: unbatch(output),
+      backend: att.backend ?? 'reference', // float64 (Module.double): plain float64 loops
+    };
     if (att.weights) out.weights = weightsOf(att.weights);
     if (att.trace) {
       out.trace = {
@@ -382,7 +401,7 @@ export class MultiHeadAttention extends Module {
         key: unbatch(k.value),
         value: unbatch(v.value),
         scores: unbatch(att.trace.scores),
-        scaledScores: unbatch(att.trace.scaledScores),
+        logits: unbatch(att.trace.logits),
         weights: unbatch(att.trace.weights),
         output: unbatch(att.trace.output),
         heads: unbatch(heads.value),
@@ -475,7 +494,7 @@ function projectionSlot(m: MultiHeadAttention, i: 0 | 1 | 2): Slot {
   const packed = m.inProjWeightParam;
   if (packed === null) return { param: [m.qProjWeightParam, m.kProjWeightParam, m.vProjWeightParam][i] };
   const D = m.embedDim;
-  const Dkv = m.numKvHeads * m.headDim;
+  const Dkv = m.numKeyValueHeads * m.headDim;
   return { param: packed, rows: [[0, D, D + Dkv][i], i === 0 ? D : Dkv] };
 }
 

@@ -8,7 +8,7 @@
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import { type Shape, broadcastStrides, formatShape, offsetsFor, sizeOf, stridesOf } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
-import { type BackendChoice, checkChoice, runAttention, runSelfAttention } from '../kernels/backend.js';
+import { type BackendChoice, type BackendName, type Ran, checkChoice, runAttention, runSelfAttention } from '../kernels/backend.js';
 import {
   type AttentionProblem,
   type AttentionResult,
@@ -71,8 +71,11 @@ export interface AttentionOptions {
 export interface AttentionTrace {
   /** Step 1.1: the raw scores Q·Kᵀ, before scaling. */
   scores: Tensor;
-  /** Step 1.1: scaled, soft-capped and biased scores; blocked positions hold -Infinity. */
-  scaledScores: Tensor;
+  /**
+   * Step 1.1: the logits of the softmax: scores scaled, soft-capped, biased and masked (blocked positions hold
+   * -Infinity).
+   */
+  logits: Tensor;
   /** Step 1.2: the softmax weights; each row sums to 1 (0 for a row with no allowed key). */
   weights: Tensor;
   /** Step 1.3: the weighted sums of the values `[...batch, N, dv]`. */
@@ -82,6 +85,11 @@ export interface AttentionTrace {
 export interface AttentionOutput {
   /** `[...batch, N, dv]` */
   output: Tensor;
+  /**
+   * The backend that computed this call: "wasm", or "reference" (chosen, or run because the fast backend declined
+   * the problem, e.g. for a trace, or is not available).
+   */
+  backend: BackendName;
   /** `[...batch, N, S]`, when `returnWeights` is set. */
   weights?: Tensor;
   /** When `trace` is set. */
@@ -149,7 +157,7 @@ export function selfAttend(
   const problem = { B, N, D, H, x: x.data, ...weights, scores: scoreSettings(fn, options, scoreShape, D / H) };
   const result = runSelfAttention(problem, options.returnWeights === true, backend);
   if (result === null) return null;
-  const out: AttentionOutput = { output: new Tensor(result.output, [B, N, D]) }; // [B, N, D]
+  const out: AttentionOutput = { output: new Tensor(result.output, [B, N, D]), backend: result.backend }; // [B, N, D]
   if (result.weights) out.weights = new Tensor(result.weights, scoreShape); // [B, H, N, N]
   return out;
 }
@@ -262,16 +270,16 @@ export function scoreSettings(fn: string, options: AttentionOptions, scoreShape:
 }
 
 /** Wraps a kernel's flat results into tensors of the caller's batch shape. */
-export function wrapAttention({ problem, batchShape }: PreparedAttention, result: AttentionResult): AttentionOutput {
+export function wrapAttention({ problem, batchShape }: PreparedAttention, result: Ran<AttentionResult>): AttentionOutput {
   const { N, S, dv } = problem;
   const scoreShape = [...batchShape, N, S];
   const output = new Tensor(result.output, [...batchShape, N, dv]); // [...batch, N, dv]
-  const out: AttentionOutput = { output };
+  const out: AttentionOutput = { output, backend: result.backend };
   if (result.weights) out.weights = new Tensor(result.weights, scoreShape); // [...batch, N, S]
   if (result.trace) {
     out.trace = {
       scores: new Tensor(result.trace.scores, scoreShape),
-      scaledScores: new Tensor(result.trace.scaledScores, scoreShape),
+      logits: new Tensor(result.trace.logits, scoreShape),
       weights: new Tensor(result.trace.weights, scoreShape),
       output,
     };

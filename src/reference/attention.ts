@@ -108,14 +108,14 @@ export function softmaxRow(row: RowBuffers, max: number): boolean {
 
 /**
  * Computes attention for a validated problem. See the file header for the math.
- * Shapes: output [batch, N, dv]; weights, scores, scaledScores [batch, N, S].
+ * Shapes: output [batch, N, dv]; weights, scores, logits [batch, N, S].
  */
 export function attentionReference(p: AttentionProblem, request: AttentionRequest): AttentionResult {
   const { batch, N, S, dv } = p;
   const output = new Float32Array(batch * N * dv); // [batch, N, dv]
   const weights = request.weights || request.trace ? new Float32Array(batch * N * S) : undefined; // [batch, N, S]
   const scores = request.trace ? new Float32Array(batch * N * S) : undefined; // [batch, N, S]
-  const scaledScores = request.trace ? new Float32Array(batch * N * S) : undefined; // [batch, N, S]
+  const logits = request.trace ? new Float32Array(batch * N * S) : undefined; // [batch, N, S]
 
   const row = rowBuffers(S, { raw: request.trace });
   const acc = new Float64Array(dv);
@@ -128,7 +128,7 @@ export function attentionReference(p: AttentionProblem, request: AttentionReques
       // 1.1 scoring, and 1.2 weighting.
       const max = scoreRow(p, b, i, row);
       if (scores) scores.set(row.raw!, at);
-      if (scaledScores) scaledScores.set(row.logits, at);
+      if (logits) logits.set(row.logits, at);
       if (!softmaxRow(row, max)) continue;
       if (weights) weights.set(row.logits, at);
 
@@ -146,6 +146,6 @@ export function attentionReference(p: AttentionProblem, request: AttentionReques
   }
   const result: AttentionResult = { output };
   if (request.weights) result.weights = request.trace ? weights!.slice() : weights;
-  if (scores && scaledScores && weights) result.trace = { scores, scaledScores, weights };
+  if (scores && logits && weights) result.trace = { scores, logits, weights };
   return result;
 }

@@ -184,9 +184,9 @@ export function runOnnxCase(c: OnnxCase, backend: BackendChoice = 'auto'): OnnxO
         backend,
         trace: true,
       });
-      out.qk_matmul_output = capped.trace!.scaledScores; // [B, H, N, S]
+      out.qk_matmul_output = capped.trace!.logits; // [B, H, N, S]
     } else if (mode === 2) {
-      out.qk_matmul_output = trace().scaledScores; // [B, H, N, S], blocked = -Infinity as in ONNX's additive mask
+      out.qk_matmul_output = trace().logits; // [B, H, N, S], blocked = -Infinity as in ONNX's additive mask
     } else {
       out.qk_matmul_output = weights!; // [B, H, N, S]
     }

@@ -84,7 +84,7 @@ class TinyLm extends Module {
   constructor(c: Record<string, number>) {
     super('TinyLm');
     this.embed = this.addModule('embed', new Embedding(c.vocab, c.dModel));
-    this.layer = this.addModule('layer', new TransformerEncoderLayer({ dModel: c.dModel, nHead: c.nHead, dimFeedforward: c.dimFeedforward, dropout: 0 }));
+    this.layer = this.addModule('layer', new TransformerEncoderLayer({ hiddenSize: c.dModel, numAttentionHeads: c.nHead, intermediateSize: c.dimFeedforward, dropout: 0 }));
     this.norm = this.addModule('norm', new LayerNorm(c.dModel));
     this.head = this.addModule('head', new Linear(c.dModel, c.vocab));
   }
@@ -100,7 +100,7 @@ function run(c: ModuleCase, dtype: 'float32' | 'float64'): Run {
   const dict = Object.fromEntries(Object.entries(c.stateDict).map(([k, t]) => [k, toTensor(t)]));
   const at = (name: string) => toTensor(c.inputs[name]);
   if (c.name === 'encoder_layer') {
-    const module = new TransformerEncoderLayer({ dModel: c.config.dModel, nHead: c.config.nHead, dimFeedforward: c.config.dimFeedforward, dropout: 0, seed: 9 });
+    const module = new TransformerEncoderLayer({ hiddenSize: c.config.dModel, numAttentionHeads: c.config.nHead, intermediateSize: c.config.dimFeedforward, dropout: 0, seed: 9 });
     module.loadStateDict(dict);
     if (dtype === 'float64') module.double();
     const x = input(c.inputs.x, dtype);

@@ -53,7 +53,7 @@ describeEachVariant('scaledDotProductAttention matches the PyTorch fixtures', (v
       const traced = attend(query, key, value, { ...options, returnWeights: true, trace: true });
       assert.ok(traced.trace, `${c.name}: trace was requested`);
       assertRelClose(traced.trace.scores.data, scores.data, v.tol.parity, `${c.name}: trace.scores`);
-      assertRelClose(traced.trace.scaledScores.data, scaledScores.data, v.tol.parity, `${c.name}: trace.scaledScores`);
+      assertRelClose(traced.trace.logits.data, scaledScores.data, v.tol.parity, `${c.name}: trace.logits`);
       assertRelClose(traced.trace.weights.data, weights.data, v.tol.parity, `${c.name}: trace.weights`);
       assertRelClose(traced.output.data, output.data, v.tol.parity, `${c.name}: traced output`);
 

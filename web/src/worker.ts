@@ -14,7 +14,7 @@ const scope = globalThis as unknown as WorkerScope;
 let model: CorefModel | null = null;
 
 function infoOf(m: CorefModel, source: string): ModelInfo {
-  return { source, layers: m.config.numLayers, heads: m.config.numHeads, embedDim: m.config.dModel };
+  return { source, layers: m.config.numHiddenLayers, heads: m.config.numAttentionHeads, embedDim: m.config.hiddenSize };
 }
 
 /** A safetensors file starts with its header length (8 bytes) and then "{"; a JSON file starts with "{". */

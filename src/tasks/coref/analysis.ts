@@ -65,7 +65,7 @@ export const RELATION_LABELS: Readonly<Record<keyof HeadRelations, string>> = {
  */
 export function analyzeHeads(model: CorefModel, examples: readonly CorefExample[]): HeadStats[] {
   if (examples.length === 0) throw new ArgumentError('analyzeHeads: examples must not be empty');
-  const { numLayers: L, numHeads: H } = model.config;
+  const { numHiddenLayers: L, numAttentionHeads: H } = model.config;
   const sums = Array.from({ length: L * H }, () => ({ ...zeroRelations(), pronounArgmaxIsReferent: 0 }));
   for (const e of examples) {
     const { layers } = model.trace(e.ids, e.pronoun);

@@ -36,26 +36,45 @@ import { type ExplainJson, headsToJson } from '../../explain/trace-json.js';
 import { type CorefBatch } from './data.js';
 import { VOCAB, nounClass, tokenize } from './vocab.js';
 
-/** The shape of a {@link CorefModel}; stored as JSON in the checkpoint's metadata. */
+/**
+ * The shape of a {@link CorefModel}; stored as JSON in the checkpoint's metadata. Names are the camelCase of Hugging
+ * Face's config.json (vocab_size, hidden_size, num_attention_heads, num_hidden_layers, intermediate_size).
+ */
 export interface CorefModelConfig {
   /** V, rows of the embedding and of the readout. @default VOCAB.size */
   vocabSize: number;
   /** D. @default 64 */
-  dModel: number;
+  hiddenSize: number;
   /** H per layer. @default 4 */
-  numHeads: number;
+  numAttentionHeads: number;
   /** L. @default 2 */
-  numLayers: number;
+  numHiddenLayers: number;
   /** F, hidden width of each feed-forward block. @default 128 */
+  intermediateSize: number;
+}
+
+/** The names of the first model files (dModel, numHeads, numLayers, dimFeedforward), still read by the constructor. */
+interface LegacyCorefConfig {
+  dModel: number;
+  numHeads: number;
+  numLayers: number;
   dimFeedforward: number;
 }
 
+/** {@link CorefModelConfig} with the old names numLayers and numHeads kept as read-only aliases. */
+export type CorefModelShape = Readonly<CorefModelConfig> & {
+  /** @deprecated numHiddenLayers */
+  readonly numLayers: number;
+  /** @deprecated numAttentionHeads */
+  readonly numHeads: number;
+};
+
 export const DEFAULT_CONFIG: Readonly<CorefModelConfig> = {
   vocabSize: VOCAB.size,
-  dModel: 64,
-  numHeads: 4,
-  numLayers: 2,
-  dimFeedforward: 128,
+  hiddenSize: 64,
+  numAttentionHeads: 4,
+  numHiddenLayers: 2,
+  intermediateSize: 128,
 };
 
 /** What {@link CorefModel.trace} returns for one sentence. */
@@ -67,7 +86,7 @@ export interface CorefTrace {
 }
 
 export class CorefModel extends Module {
-  readonly config: Readonly<CorefModelConfig>;
+  readonly config: CorefModelShape;
   readonly embed: Embedding;
   readonly layers: readonly TransformerEncoderLayer[];
   readonly norm: LayerNorm;
@@ -85,38 +104,45 @@ export class CorefModel extends Module {
    * Strubell et al. 2018): head 0 of the last layer. docs/LEARNING.md says why, and what happens without it.
    */
   get corefHead(): { layer: number; head: number } {
-    return { layer: this.config.numLayers - 1, head: 0 };
+    return { layer: this.config.numHiddenLayers - 1, head: 0 };
   }
 
   /** The weight of that loss in the training that made this model (0: no head was supervised). */
   attentionLoss = 0;
 
   /** Parameters are drawn from one stream seeded by `seed`, in the order the modules are built. */
-  constructor(config: Partial<CorefModelConfig> = {}, seed = 0) {
+  constructor(config: Partial<CorefModelConfig & LegacyCorefConfig> = {}, seed = 0) {
     super('CorefModel');
-    const c = { ...DEFAULT_CONFIG, ...config };
+    const c: CorefModelConfig = {
+      vocabSize: config.vocabSize ?? DEFAULT_CONFIG.vocabSize,
+      hiddenSize: config.hiddenSize ?? config.dModel ?? DEFAULT_CONFIG.hiddenSize,
+      numAttentionHeads: config.numAttentionHeads ?? config.numHeads ?? DEFAULT_CONFIG.numAttentionHeads,
+      numHiddenLayers: config.numHiddenLayers ?? config.numLayers ?? DEFAULT_CONFIG.numHiddenLayers,
+      intermediateSize: config.intermediateSize ?? config.dimFeedforward ?? DEFAULT_CONFIG.intermediateSize,
+    };
     for (const [name, v] of Object.entries(c)) {
       if (!Number.isSafeInteger(v) || v < 1) throw new ArgumentError(`CorefModel: config.${name} must be a positive integer; got ${describe(v)}`);
     }
-    if (c.dModel % c.numHeads !== 0) {
-      throw new ArgumentError(`CorefModel: config.dModel (${c.dModel}) must be divisible by config.numHeads (${c.numHeads})`);
+    const { hiddenSize: D, numAttentionHeads: H } = c;
+    if (D % H !== 0) {
+      throw new ArgumentError(`CorefModel: config.hiddenSize (${D}) must be divisible by config.numAttentionHeads (${H})`);
     }
-    this.config = Object.freeze(c);
+    this.config = Object.freeze({ ...c, numLayers: c.numHiddenLayers, numHeads: H });
     const rng = new Rng(seed);
-    this.embed = this.addModule('embed', new Embedding(c.vocabSize, c.dModel, { seed: rng }));
+    this.embed = this.addModule('embed', new Embedding(c.vocabSize, D, { seed: rng }));
     const layers: TransformerEncoderLayer[] = [];
-    for (let l = 0; l < c.numLayers; l++) {
-      const layer = new TransformerEncoderLayer({ dModel: c.dModel, nHead: c.numHeads, dimFeedforward: c.dimFeedforward, dropout: 0, seed: rng });
-      layers.push(this.addModule(`layers.${l}`, layer));
+    for (let l = 0; l < c.numHiddenLayers; l++) {
+      const shape = { hiddenSize: D, numAttentionHeads: H, intermediateSize: c.intermediateSize };
+      layers.push(this.addModule(`layers.${l}`, new TransformerEncoderLayer({ ...shape, dropout: 0, seed: rng })));
     }
     this.layers = layers;
-    this.norm = this.addModule('norm', new LayerNorm(c.dModel));
-    this.head = this.addModule('head', new Linear(c.dModel, c.vocabSize, { seed: rng }));
+    this.norm = this.addModule('norm', new LayerNorm(D));
+    this.head = this.addModule('head', new Linear(D, c.vocabSize, { seed: rng }));
   }
 
   /** PE [N, D], grown on demand (the table does not depend on its length). */
   private positions(N: number): Tensor {
-    const D = this.config.dModel;
+    const D = this.config.hiddenSize;
     if (this.#pe === null || this.#pe.shape[0] < N) this.#pe = sinusoidalPositionalEncoding(Math.max(N, 32), D);
     return new Tensor(this.#pe.data.subarray(0, N * D), [N, D]); // [N, D]
   }
@@ -138,7 +164,7 @@ export class CorefModel extends Module {
    */
   forward(batch: CorefBatch): { logits: Var; pointer: Var } {
     const { batchSize: B, length: N } = batch;
-    const D = this.config.dModel;
+    const D = this.config.hiddenSize;
     const ids = new Tensor(Float32Array.from(batch.ids), [B, N]); // [B, N]
     const keyPadding = new Tensor(Float32Array.from(batch.mask), [B, 1, 1, N]); // [B, 1, 1, S]
     // The pronoun rows of a [B, N, D] state, gathered as an embedding lookup into its [B·N, D] table.
@@ -166,7 +192,7 @@ export class CorefModel extends Module {
     B: number,
     N: number,
   ): Var {
-    const { dModel: D, numHeads: H } = this.config;
+    const { hiddenSize: D, numAttentionHeads: H } = this.config;
     const d = D / H;
     const attn = layer.selfAttn;
     const w = attn.inProjWeightParam!; // [3D, D]: q, k, v rows
@@ -199,7 +225,7 @@ export class CorefModel extends Module {
         const attended = add(x, output); // [N, D]
         x = add(attended, layer.ff.forward(layer.norm2.forward(attended))); // [N, D]
       }
-      const D = this.config.dModel;
+      const D = this.config.hiddenSize;
       const h = new Tensor(x.value.data.slice(position * D, (position + 1) * D), [D]); // [D]
       const logits = this.head.forward(this.norm.forward(h)).value.data; // [V]
       return { layers: traces, logits: Float32Array.from(logits) };
@@ -209,7 +235,7 @@ export class CorefModel extends Module {
   /** The model as safetensors bytes, with its config and vocabulary (and `metadata`) in the header. */
   toBytes(metadata: Record<string, string> = {}): Uint8Array {
     return saveCheckpoint(this, {
-      metadata: { ...metadata, format: 'qkv.coref', config: JSON.stringify(this.config), vocabulary: JSON.stringify(VOCAB.tokens) },
+      metadata: { ...metadata, format: 'qkv.coref', config: JSON.stringify(configOf(this.config)), vocabulary: JSON.stringify(VOCAB.tokens) },
     });
   }
 
@@ -223,7 +249,7 @@ export class CorefModel extends Module {
     if (meta.format !== 'qkv.coref' || meta.config === undefined) {
       throw new FormatError(`${where}: not a qkv coreference model (metadata format is ${describe(meta.format)}); write one with \`qkv train\``);
     }
-    const config = JSON.parse(meta.config) as CorefModelConfig;
+    const config = JSON.parse(meta.config) as Partial<CorefModelConfig & LegacyCorefConfig>; // old files: old names
     const vocabulary = meta.vocabulary === undefined ? null : (JSON.parse(meta.vocabulary) as string[]);
     if (vocabulary === null || vocabulary.length !== VOCAB.size || vocabulary.some((t, i) => t !== VOCAB.tokens[i])) {
       throw new FormatError(
@@ -235,6 +261,12 @@ export class CorefModel extends Module {
     model.attentionLoss = Number(meta.attentionLoss ?? 0) || 0;
     return model.eval();
   }
+}
+
+/** The config as stored: the current names only. */
+function configOf(c: CorefModelConfig): CorefModelConfig {
+  const { vocabSize, hiddenSize, numAttentionHeads, numHiddenLayers, intermediateSize } = c;
+  return { vocabSize, hiddenSize, numAttentionHeads, numHiddenLayers, intermediateSize };
 }
 
 /** Where "it" and its two candidate nouns are in a sentence, or why the model makes no prediction for it. */
@@ -278,13 +310,13 @@ export function explainSentence(model: CorefModel, sentence: string): ExplainJso
   const found = findCandidates(tokens);
   const position = 'pronoun' in found ? found.pronoun : 0;
   const { layers, logits } = model.trace(ids, position);
-  const { dModel, numHeads, numLayers } = model.config;
+  const { hiddenSize: D, numAttentionHeads: H, numHiddenLayers: L } = model.config;
   const doc: ExplainJson = {
     format: 'qkv.explain',
     version: 1,
     sentence,
     tokens,
-    model: { layers: numLayers, heads: numHeads, embedDim: dModel, headDim: dModel / numHeads },
+    model: { layers: L, heads: H, embedDim: D, headDim: D / H },
     layers: layers.map((t) => ({ heads: headsToJson(t) })),
   };
   if (model.attentionLoss > 0) doc.model.supervisedHead = model.corefHead;

@@ -50,7 +50,7 @@ function handDoc(): ExplainJson {
     key: one(k),
     value: one(v),
     scores: one(trace!.scores),
-    scaledScores: one(trace!.scaledScores),
+    logits: one(trace!.logits),
     weights: one(trace!.weights),
     output: one(trace!.output),
     heads: trace!.output,

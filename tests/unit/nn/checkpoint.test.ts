@@ -14,7 +14,7 @@ import { AdamW } from '../../../src/optim/adamw.js';
 import { assertBitwiseEqual } from '../../tolerances.js';
 import { weightedSum } from '../autograd/gradcheck.js';
 
-const config = { dModel: 8, nHead: 2, dimFeedforward: 16, dropout: 0 };
+const config = { hiddenSize: 8, numAttentionHeads: 2, intermediateSize: 16, dropout: 0 };
 const x = Tensor.randn([2, 5, 8], 1);
 
 describe('checkpoints', () => {
@@ -60,7 +60,7 @@ describe('checkpoints', () => {
   });
 
   test('a checkpoint of another model is refused, listing the problems, and nothing loads', () => {
-    const small = saveCheckpoint(new TransformerEncoderLayer({ ...config, dimFeedforward: 12 }));
+    const small = saveCheckpoint(new TransformerEncoderLayer({ ...config, intermediateSize: 12 }));
     const layer = new TransformerEncoderLayer({ ...config, seed: 5 });
     const before = layer.stateDict();
     assert.throws(() => loadCheckpoint(layer, small), (e: unknown) =>

@@ -68,7 +68,7 @@ describe('layers follow PyTorch', () => {
   });
 
   test('the encoder layer has exactly PyTorch\'s parameter names, in its order', () => {
-    const layer = new TransformerEncoderLayer({ dModel: 8, nHead: 2, dimFeedforward: 16 });
+    const layer = new TransformerEncoderLayer({ hiddenSize: 8, numAttentionHeads: 2, intermediateSize: 16 });
     assert.deepEqual(layer.namedParameters().map(([n, p]) => `${n} [${p.shape.join(', ')}]`), [
       'self_attn.in_proj_weight [24, 8]',
       'self_attn.in_proj_bias [24]',
@@ -86,7 +86,7 @@ describe('layers follow PyTorch', () => {
   });
 
   test('train() / eval() reach every dropout; eval is deterministic, training is seeded', () => {
-    const make = () => new TransformerEncoderLayer({ dModel: 8, nHead: 2, dropout: 0.5, seed: 4 });
+    const make = () => new TransformerEncoderLayer({ hiddenSize: 8, numAttentionHeads: 2, dropout: 0.5, seed: 4 });
     const x = Tensor.randn([2, 3, 8], 1);
     const layer = make().eval();
     assert.ok([layer.dropout1, layer.dropout2, layer.ff.dropout].every((d) => !d.training));
@@ -122,7 +122,7 @@ describe('module gradients equal central finite differences', () => {
   });
 
   test('FeedForward (GELU) with dropout masks drawn the same way every time', () => {
-    const ff = perturb(new FeedForward({ dModel: 4, dimFeedforward: 8, dropout: 0.3, seed: 2 }), 6);
+    const ff = perturb(new FeedForward({ hiddenSize: 4, intermediateSize: 8, dropout: 0.3, seed: 2 }), 6);
     const seeded = (x: Var) => {
       (ff.dropout as { rng: Rng }).rng = new Rng(5); // a fixed mask, as finite differences need
       return weightedSum(ff.forward(x));
@@ -158,7 +158,7 @@ describe('module gradients equal central finite differences', () => {
   }
 
   test('TransformerEncoderLayer (pre-norm) with a padding mask and causal attention', () => {
-    const layer = perturb(new TransformerEncoderLayer({ dModel: 8, nHead: 2, dimFeedforward: 12, dropout: 0, seed: 5 }), 9);
+    const layer = perturb(new TransformerEncoderLayer({ hiddenSize: 8, numAttentionHeads: 2, intermediateSize: 12, dropout: 0, seed: 5 }), 9);
     const mask = Tensor.from([[[[1, 1, 1, 1]]], [[[1, 1, 1, 0]]]]); // [B, 1, 1, S]
     checkModule(layer, leaf64([2, 4, 8], 13), (x) => weightedSum(layer.forward(x, { mask, causal: true })));
   });

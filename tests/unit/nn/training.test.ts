@@ -31,7 +31,7 @@ class TinyModel extends Module {
     super('TinyModel');
     const rng = new Rng(seed);
     this.embed = this.addModule('embed', new Embedding(V, D, { seed: rng }));
-    this.layer = this.addModule('layer', new TransformerEncoderLayer({ dModel: D, nHead: 2, dimFeedforward: 32, dropout: 0, seed: rng }));
+    this.layer = this.addModule('layer', new TransformerEncoderLayer({ hiddenSize: D, numAttentionHeads: 2, intermediateSize: 32, dropout: 0, seed: rng }));
     this.norm = this.addModule('norm', new LayerNorm(D));
     this.head = this.addModule('head', new Linear(D, V, { seed: rng }));
   }

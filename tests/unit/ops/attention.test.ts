@@ -480,7 +480,7 @@ describe('scaledDotProductAttention: trace', () => {
 
   it('holds tensors of shape [...batch, N, S], and the output itself', () => {
     assert.ok(trace);
-    for (const t of [trace.scores, trace.scaledScores, trace.weights]) assert.deepEqual(t.shape, [2, 3, 5]);
+    for (const t of [trace.scores, trace.logits, trace.weights]) assert.deepEqual(t.shape, [2, 3, 5]);
     assert.equal(trace.output, output);
   });
 
@@ -496,12 +496,12 @@ describe('scaledDotProductAttention: trace', () => {
     }
   });
 
-  it('scaledScores are raw · scale + bias where allowed, and -Infinity where blocked', () => {
+  it('logits are raw · scale + bias where allowed, and -Infinity where blocked', () => {
     for (let h = 0; h < 2; h++) {
       for (let i = 0; i < 3; i++) {
         for (let j = 0; j < 5; j++) {
           const blocked = j === 3 || j > i + 5 - 3; // mask, or causal bottom-right
-          const got = trace!.scaledScores.at(h, i, j);
+          const got = trace!.logits.at(h, i, j);
           if (blocked) {
             assert.equal(got, -Infinity, `[${h}, ${i}, ${j}]`);
             continue;
@@ -514,10 +514,10 @@ describe('scaledDotProductAttention: trace', () => {
     }
   });
 
-  it('weights equal the returnWeights weights and the softmax of scaledScores', () => {
+  it('weights equal the returnWeights weights and the softmax of logits', () => {
     assertBitwiseEqual(trace!.weights.data, weights!.data);
     for (let r = 0; r < 6; r++) {
-      const row = [...trace!.scaledScores.data.slice(r * 5, r * 5 + 5)];
+      const row = [...trace!.logits.data.slice(r * 5, r * 5 + 5)];
       close(trace!.weights.data.slice(r * 5, r * 5 + 5), softmax(row), `row ${r}`);
     }
   });

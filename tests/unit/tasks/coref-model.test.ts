@@ -20,7 +20,7 @@ import { loadCorefModel } from '../../../src/tasks/coref/load.js';
 import { analyzeHeads, bestCorefHead, headTable } from '../../../src/tasks/coref/analysis.js';
 import { assertAllClose, assertBitwiseEqual, TOL } from '../../tolerances.js';
 
-const SMALL = { dModel: 32, numHeads: 2, numLayers: 1, dimFeedforward: 64 };
+const SMALL = { hiddenSize: 32, numAttentionHeads: 2, numHiddenLayers: 1, intermediateSize: 64 };
 
 const bundled = loadCorefModel();
 

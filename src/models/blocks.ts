@@ -12,7 +12,7 @@
 
 import { ArgumentError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import { type BackendChoice } from '../kernels/backend.js';
+import type { BackendChoice } from '../kernels/backend.js';
 import { scaledDotProductAttention } from '../ops/attention.js';
 import { attention } from '../autograd/attention.js';
 import { concat, permute, reshape } from '../autograd/tensor-ops.js';

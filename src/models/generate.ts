@@ -6,7 +6,7 @@
 import { ArgumentError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
 import { describe } from '../core/tensor.js';
-import { type BackendChoice } from '../kernels/backend.js';
+import type { BackendChoice } from '../kernels/backend.js';
 import { type ModelCache, type PretrainedModel } from './model.js';
 
 /** Options of {@link generate}. */

@@ -10,7 +10,8 @@
 import { ArgumentError, ModelError } from '../core/errors.js';
 import { formatShape } from '../core/shape.js';
 import { Tensor, describe } from '../core/tensor.js';
-import { type BackendChoice, checkChoice } from '../kernels/backend.js';
+import type { BackendChoice } from '../kernels/backend.js';
+import { checkBackend } from '../ops/attention.js';
 import { Var, noGrad } from '../autograd/var.js';
 import { bert } from './bert.js';
 import { type ForwardContext, type LayerCache, type Probe, Weights } from './blocks.js';
@@ -278,7 +279,7 @@ export class PretrainedModel {
       if (tb !== B || tn !== N) throw new ShapeMismatch(fn, 'tokenTypeIds', B, N, tb, tn);
       tokenTypes = new Tensor(Float32Array.from(options.tokenTypeIds.flat()), [B, N]);
     }
-    const backend = options.backend === undefined ? undefined : checkChoice(fn, options.backend);
+    const backend = checkBackend(fn, options.backend);
 
     // Positions: the count of real tokens before each one (its position in the unpadded sequence).
     const positions = new Float32Array(B * N); // [B, N]

@@ -1,11 +1,13 @@
-// The wasm backend and its thread pool in a real browser (Debian's Chromium through playwright-core), on the built
+// The wasm backend and its thread pool in a real browser (Debian's Chromium through playwright-core), on the
 // self-test page web/selftest.html (web/src/selftest*.ts): in a dedicated worker, 1, 2 and 4 threads give the same
 // bits, and 2 and 4 threads really run units on pool workers (module Web Workers on shared WebAssembly memory); on
 // the page's own thread, which may not block, and on a page served without cross-origin isolation (no
 // SharedArrayBuffer), the backend falls back to one thread with the same bits. The outputs agree with the float64
 // reference computed here in Node.
 //
-// Needs: `npm run build:web` and /usr/bin/chromium (tools/install-chromium.sh), as viewer.test.ts; never skips.
+// The page is a test, not part of the published viewer: this file builds it (web/vite.config.ts, mode "selftest")
+// into test-artifacts/selftest/ and serves that folder. Needs /usr/bin/chromium (tools/install-chromium.sh), as
+// viewer.test.ts; never skips.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,8 +17,9 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { type Browser, chromium } from 'playwright-core';
+import { build } from 'vite';
 
-import { DEFAULT_ROOT, type RunningServer, startServer } from '../../src/cli/serve.js';
+import { type RunningServer, startServer } from '../../src/cli/serve.js';
 import { scaledDotProductAttention } from '../../src/index.js';
 import {
   SELFTEST_REPEATS,
@@ -30,6 +33,8 @@ import {
 import { TOL, assertBitwiseEqual, assertRelClose } from '../tolerances.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** Where the self-test build goes (web/vite.config.ts). */
+const SELFTEST_ROOT = join(REPO, 'test-artifacts', 'selftest');
 const CHROMIUM = process.env.QKV_CHROMIUM ?? '/usr/bin/chromium';
 /** The flags of viewer.test.ts: headless, no sandbox as root, no background traffic to a closed network. */
 const CHROMIUM_ARGS = [
@@ -86,14 +91,12 @@ async function runPage(server: RunningServer): Promise<PageRun> {
 }
 
 before(async () => {
-  if (!existsSync(join(DEFAULT_ROOT, 'selftest.html'))) {
-    throw new Error(`browser tests: the self-test page is not built (${DEFAULT_ROOT}selftest.html is missing); run \`npm run build:web\``);
-  }
+  await build({ configFile: join(REPO, 'web/vite.config.ts'), mode: 'selftest', logLevel: 'error' });
   ensureChromium();
   const { query, key, value, options } = selftestInputs();
   reference = scaledDotProductAttention(query, key, value, { ...options, backend: 'reference' }).output.data;
-  isolatedServer = await startServer({ port: 0 });
-  plainServer = await startServer({ port: 0, isolation: false });
+  isolatedServer = await startServer({ port: 0, root: SELFTEST_ROOT });
+  plainServer = await startServer({ port: 0, root: SELFTEST_ROOT, isolation: false });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   isolated = await runPage(isolatedServer);
   plain = await runPage(plainServer);

@@ -1,5 +1,6 @@
 // The public API of qkv, curated by hand. Everything a user may import is listed here; nothing else is public.
-// The sections follow the layout of src/: core → ops → kernels → autograd → nn → optim → io → models → explain → tasks.
+// The sections follow the layout of src/: core → ops → kernels → autograd → nn → optim → io → models → explain.
+// The coreference task is a demo built on the library, behind its own subpath: `qkv/coref` (src/tasks/coref/index.ts).
 
 // Registers the WebAssembly SIMD backend, which "auto" prefers once its module is compiled.
 import './kernels/wasm/index.js';
@@ -87,17 +88,33 @@ export {
 export { type ModelConfig, type ModelFamily, type Llama3RopeScaling } from './models/config.js';
 export { type GenerateOptions } from './models/generate.js';
 export { type ModelFiles, folderFiles, blobFiles } from './models/files.js';
+// The Hub client itself is Node only and stays out of the root; loadPretrained downloads through it on demand.
+export type { HubOptions, DownloadProgress } from './models/hub.js';
 export { type Probe } from './models/blocks.js';
 
 // explain: traces as JSON and as text
 export { parseExplainJson, headsToJson, type ExplainJson, type HeadTraceJson } from './explain/trace-json.js';
-export { renderExplain } from './explain/render.js';
-
-// tasks: the coreference model that learns what "it" refers to
+export { renderExplain, MIN_RENDER_WIDTH, type RenderExplainOptions } from './explain/render.js';
+export { wrapText } from './explain/heatmap.js';
+export { tour } from './explain/tour.js';
+// explain: a Hugging Face model's attention on one text ("qkv.attention" JSON, head grids, heatmaps). The module's
+// runAttention is exported as traceModelAttention, so that it is not mistaken for the attention op.
 export {
-  CorefModel,
-  DEFAULT_CONFIG as COREF_DEFAULT_CONFIG,
-  type CorefModelConfig,
-  explainSentence,
-} from './tasks/coref/model.js';
-export { trainCoref, evaluateCoref, type TrainOptions, type TrainProgress, type TrainResult } from './tasks/coref/train.js';
+  runAttention as traceModelAttention,
+  buildAttentionJson,
+  parseAttentionJson,
+  renderModelAttention,
+  summarizeHead,
+  topKeys,
+  findModelToken,
+  HEAD_STATS,
+  DEFAULT_TOP_K,
+  DEFAULT_MAX_WEIGHTS,
+  type AttentionRun,
+  type AttentionJson,
+  type AttentionHeadJson,
+  type AttentionJsonOptions,
+  type HeadSummary,
+  type HeadStat,
+  type RenderModelOptions,
+} from './explain/model-trace.js';

@@ -9,16 +9,19 @@
 
 import { statSync } from 'node:fs';
 
-import { type LoadOptions, type PretrainedModel, isQkvError, loadPretrained } from '../index.js';
 import {
   DEFAULT_TOP_K,
   HEAD_STATS,
   type HeadStat,
+  type LoadOptions,
+  type PretrainedModel,
   buildAttentionJson,
   findModelToken,
+  isQkvError,
+  loadPretrained,
   renderModelAttention,
-  runAttention,
-} from '../explain/model-trace.js';
+  traceModelAttention,
+} from '../index.js';
 import { progressBar } from './progress.js';
 import type { CliIO } from './run.js';
 
@@ -166,7 +169,7 @@ export function explainModel(args: readonly string[], io: CliIO, defaultText?: s
     if (head !== undefined && head >= c.numAttentionHeads) {
       throw new BadArgument(`${cmd}: --head must be below H = ${c.numAttentionHeads} (heads 0 to ${c.numAttentionHeads - 1}); got ${head}`);
     }
-    const run = runAttention(model, text);
+    const run = traceModelAttention(model, text);
     const token = flags.get('token');
     if (token !== undefined) {
       try {

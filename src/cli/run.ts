@@ -10,16 +10,22 @@
 
 import { writeFile } from 'node:fs/promises';
 
-import { tour } from '../explain/tour.js';
-import { MIN_RENDER_WIDTH, renderExplain } from '../explain/render.js';
-import { wrapText } from '../explain/heatmap.js';
-import { isQkvError } from '../core/errors.js';
-import { DEFAULT_SENTENCE, generateSplits, labelSentence } from '../tasks/coref/data.js';
-import { type CorefModel, explainSentence, findCandidates } from '../tasks/coref/model.js';
-import { loadCorefModel } from '../tasks/coref/load.js';
+import { MIN_RENDER_WIDTH, isQkvError, renderExplain, tour, wrapText } from '../index.js';
+import {
+  type CorefModel,
+  DEFAULT_SENTENCE,
+  type TrainProgress,
+  evaluateCoref,
+  explainSentence,
+  findCandidates,
+  generateSplits,
+  labelSentence,
+  loadCorefModel,
+  trainCoref,
+  trainedModelBytes,
+} from '../tasks/coref/index.js';
 import { explainModel, generateCommand, isPretrainedSource, modelFlag } from './models.js';
 import { serveCommand } from './serve.js';
-import { type TrainProgress, evaluateCoref, trainCoref, trainedModelBytes } from '../tasks/coref/train.js';
 
 /** A stream the CLI writes to. Node's process streams fit, and so does anything with a `write(text)` method. */
 export interface CliStream {

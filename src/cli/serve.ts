@@ -16,8 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { ArgumentError } from '../core/errors.js';
-import { BUNDLED_MODEL_URL } from '../tasks/coref/load.js';
+import { ArgumentError } from '../index.js';
+import { BUNDLED_MODEL_URL } from '../tasks/coref/index.js';
 import { isPretrainedSource } from './models.js';
 import { progressBar } from './progress.js';
 import type { CliIO } from './run.js';
@@ -388,6 +388,8 @@ async function modelFolderOf(source: string, offline: boolean, io: CliIO): Promi
     if ((await stat(resolve(source, 'config.json')).catch(() => null)) === null) throw new Error(`--model ${source} has no config.json; it is not a Hugging Face model folder`);
     return source;
   }
+  // The one import past the public entry points: the Hub client is Node only, so the root (which the browser bundle
+  // imports) leaves it out, and loadPretrained loads models rather than folders. Loaded on demand, as loadPretrained does.
   const { downloadModel } = await import('../models/hub.js');
   const bar = progressBar(io.stderr);
   try {

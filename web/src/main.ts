@@ -1,7 +1,7 @@
 // The viewer page: the state of what is shown, the controls that change it, and the calls that draw each view.
 // Computing is the worker's (engine.ts); geometry is layout/'s; drawing is render/'s. This file only wires them.
 
-import type { ExplainJson } from '../../src/explain/trace-json.js';
+import type { ExplainJson } from './qkv.js';
 import { Engine } from './engine.js';
 import { headViewLayout, topIndices } from './layout/head-view.js';
 import { matrixLayout } from './layout/matrix.js';

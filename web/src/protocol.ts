@@ -1,7 +1,7 @@
 // Messages between the page and its worker. The page never computes attention; it asks the worker, which runs qkv.
 // Errors cross as plain { name, code, message } objects, which isQkvError recognises.
 
-import type { ExplainJson } from '../../src/explain/trace-json.js';
+import type { ExplainJson } from './qkv.js';
 
 /** What the worker runs: the bundled model, a model the user opened, or none yet. */
 export interface ModelInfo {

@@ -1,7 +1,7 @@
 // Geometry of the model view: small multiples of every layer × head, one tiny heatmap each, layers down and heads
 // across, as in bertviz's model view. Each thumbnail is a matrix layout without labels, pooled to fit its size.
 
-import type { ExplainJson } from '../../../src/explain/trace-json.js';
+import type { ExplainJson } from '../qkv.js';
 import { type MatrixLayout, matrixLayout } from './matrix.js';
 
 export interface Thumbnail {

@@ -1,7 +1,7 @@
 // The model's answer in the seed's words: processing "it", the model gives "cat" a high weight, so "it" = "cat".
 // Pure: the prediction of an explain document in, the sentence to show out.
 
-import type { ExplainJson } from '../../../src/explain/trace-json.js';
+import type { ExplainJson } from '../qkv.js';
 
 export interface PredictionText {
   pronoun: string;

@@ -2,7 +2,7 @@
 // (1.1 scoring), the scaled scores, the softmax weights that sum to 1 (1.2 weighting), the weighted values and their
 // sum, the output vector (1.3 aggregating). Pure: a head's trace in, rows of numbers out; render/steps.ts draws them.
 
-import type { HeadTraceJson } from '../../../src/explain/trace-json.js';
+import type { HeadTraceJson } from '../qkv.js';
 import { topIndices } from './head-view.js';
 
 export interface StepRow {

@@ -2,8 +2,18 @@
 // user), runs it on the page's text and keeps the attentions of the last run, so that the page can ask for one head
 // or one token at a time. The page thread only draws, so a 1024-token input never freezes the tab.
 
-import { type ModelFiles, PretrainedModel, blobFiles, isQkvError } from '../../../src/index.js';
-import { type AttentionRun, HEAD_STATS, buildAttentionJson, runAttention, summarizeHead, topKeys } from '../../../src/explain/model-trace.js';
+import {
+  type AttentionRun,
+  HEAD_STATS,
+  type ModelFiles,
+  PretrainedModel,
+  blobFiles,
+  buildAttentionJson,
+  isQkvError,
+  summarizeHead,
+  topKeys,
+  traceModelAttention,
+} from '../qkv.js';
 import type { ModelRequest, ModelResponse, ModelResult, ModelWireError, RealModelInfo, Summaries } from './protocol.js';
 
 interface WorkerScope {
@@ -99,7 +109,7 @@ async function handle(request: ModelRequest, progress: (text: string) => void): 
       if (model === null) throw new Error('no model is loaded yet');
       const start = performance.now();
       last = null; // the old attentions go before the new ones are made
-      last = runAttention(model, request.text);
+      last = traceModelAttention(model, request.text);
       const s = summaries(last);
       return {
         result: { kind: 'ran', text: request.text, tokens: last.tokens, ids: last.ids, summaries: s, ms: performance.now() - start },

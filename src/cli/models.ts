@@ -22,6 +22,7 @@ import {
   renderModelAttention,
   traceModelAttention,
 } from '../index.js';
+import { UsageError, intFlag, parseArgs } from './args.js';
 import { progressBar } from './progress.js';
 import type { CliIO } from './run.js';
 
@@ -52,53 +53,19 @@ export function modelFlag(args: readonly string[]): string | undefined {
 }
 
 /** A wrong command line: one line on stderr and exit code 2. */
-class BadArgument extends Error {}
-
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string>;
-}
-
-function parse(command: string, args: readonly string[], values: readonly string[], switches: readonly string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith('--') || arg === '--') {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (switches.includes(name)) {
-      if (eq >= 0) throw new BadArgument(`${command}: --${name} takes no value; got ${arg}`);
-      flags.set(name, 'true');
-    } else if (values.includes(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined) throw new BadArgument(`${command}: --${name} needs a value`);
-      flags.set(name, value);
-    } else {
-      throw new BadArgument(`${command}: unknown option ${arg}; see \`qkv help\``);
-    }
-  }
-  return { positional, flags };
+function parse(command: string, args: readonly string[], values: readonly string[], switches: readonly string[]) {
+  return parseArgs(command, args, { values, switches, unknownHint: '; see `qkv help`' });
 }
 
 function int(command: string, flags: Map<string, string>, name: string, min: number): number | undefined {
-  const text = flags.get(name);
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new BadArgument(`${command}: --${name} must be an integer ≥ ${min}; got "${text}"`);
-  }
-  return n;
+  return intFlag(command, flags, name, undefined, min);
 }
 
 function real(command: string, flags: Map<string, string>, name: string, ok: (x: number) => boolean, range: string): number | undefined {
   const text = flags.get(name);
   if (text === undefined) return undefined;
   const x = Number(text);
-  if (text.trim() === '' || !Number.isFinite(x) || !ok(x)) throw new BadArgument(`${command}: --${name} must be a number ${range}; got "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(x) || !ok(x)) throw new UsageError(`${command}: --${name} must be a number ${range}; got "${text}"`);
   return x;
 }
 
@@ -107,7 +74,7 @@ async function guarded(io: CliIO, body: () => Promise<number>): Promise<number> 
   try {
     return await body();
   } catch (e) {
-    if (e instanceof BadArgument) {
+    if (e instanceof UsageError) {
       io.stderr.write(`qkv: ${e.message}\n`);
       return 2;
     }
@@ -122,9 +89,9 @@ async function guarded(io: CliIO, body: () => Promise<number>): Promise<number> 
 /** Loads the model named by --model, drawing the Hub download's progress on stderr. */
 async function load(command: string, flags: Map<string, string>, io: CliIO): Promise<{ model: PretrainedModel; source: string }> {
   const source = flags.get('model');
-  if (source === undefined || source === '') throw new BadArgument(`${command}: --model needs a model folder or a Hub id ("owner/name")`);
+  if (source === undefined || source === '') throw new UsageError(`${command}: --model needs a model folder or a Hub id ("owner/name")`);
   if (!isPretrainedSource(source)) {
-    throw new BadArgument(`${command}: --model ${source} is neither a model folder nor a Hub id ("owner/name")`);
+    throw new UsageError(`${command}: --model ${source} is neither a model folder nor a Hub id ("owner/name")`);
   }
   const bar = progressBar(io.stderr);
   const options: LoadOptions = { onProgress: bar };
@@ -139,10 +106,10 @@ async function load(command: string, flags: Map<string, string>, io: CliIO): Pro
 /** The one text argument, or the default. */
 function oneText(command: string, positional: readonly string[], fallback: string | undefined): string {
   if (positional.length > 1) {
-    throw new BadArgument(`${command} takes one text (quote it); got ${positional.length} arguments: ${positional.join(' ')}`);
+    throw new UsageError(`${command} takes one text (quote it); got ${positional.length} arguments: ${positional.join(' ')}`);
   }
   const text = positional[0] ?? fallback;
-  if (text === undefined || text === '') throw new BadArgument(`${command}: give a text (quote it)`);
+  if (text === undefined || text === '') throw new UsageError(`${command}: give a text (quote it)`);
   return text;
 }
 
@@ -160,14 +127,14 @@ export function explainModel(args: readonly string[], io: CliIO, defaultText?: s
     const head = int(cmd, flags, 'head', 0);
     const top = int(cmd, flags, 'top', 1);
     const stat = flags.get('stat') ?? 'max';
-    if (!(HEAD_STATS as readonly string[]).includes(stat)) throw new BadArgument(`${cmd}: --stat must be one of ${HEAD_STATS.join(', ')}; got "${stat}"`);
+    if (!(HEAD_STATS as readonly string[]).includes(stat)) throw new UsageError(`${cmd}: --stat must be one of ${HEAD_STATS.join(', ')}; got "${stat}"`);
     const { model, source } = await load(cmd, flags, io);
     const c = model.config;
     if (layer !== undefined && layer >= c.numHiddenLayers) {
-      throw new BadArgument(`${cmd}: --layer must be below L = ${c.numHiddenLayers} (layers 0 to ${c.numHiddenLayers - 1}); got ${layer}`);
+      throw new UsageError(`${cmd}: --layer must be below L = ${c.numHiddenLayers} (layers 0 to ${c.numHiddenLayers - 1}); got ${layer}`);
     }
     if (head !== undefined && head >= c.numAttentionHeads) {
-      throw new BadArgument(`${cmd}: --head must be below H = ${c.numAttentionHeads} (heads 0 to ${c.numAttentionHeads - 1}); got ${head}`);
+      throw new UsageError(`${cmd}: --head must be below H = ${c.numAttentionHeads} (heads 0 to ${c.numAttentionHeads - 1}); got ${head}`);
     }
     const run = traceModelAttention(model, text);
     const token = flags.get('token');
@@ -175,7 +142,7 @@ export function explainModel(args: readonly string[], io: CliIO, defaultText?: s
       try {
         findModelToken(run.tokens, token);
       } catch (e) {
-        throw new BadArgument(`${cmd}: --${(e as Error).message}`);
+        throw new UsageError(`${cmd}: --${(e as Error).message}`);
       }
     }
     const doc = buildAttentionJson(model, run, {
@@ -213,10 +180,10 @@ export function generateCommand(args: readonly string[], io: CliIO): Promise<num
     const seed = int(cmd, flags, 'seed', 0);
     const { model } = await load(cmd, flags, io);
     const tokenizer = model.tokenizer;
-    if (tokenizer === null) throw new BadArgument(`${cmd}: the model has no tokenizer.json, so the prompt cannot be turned into tokens`);
-    if (!model.config.causal) throw new BadArgument(`${cmd}: ${model.config.family} attends both ways and cannot generate; use a decoder (gpt2, llama, mistral, qwen2)`);
+    if (tokenizer === null) throw new UsageError(`${cmd}: the model has no tokenizer.json, so the prompt cannot be turned into tokens`);
+    if (!model.config.causal) throw new UsageError(`${cmd}: ${model.config.family} attends both ways and cannot generate; use a decoder (gpt2, llama, mistral, qwen2)`);
     const ids = tokenizer.encode(prompt);
-    if (ids.length === 0) throw new BadArgument(`${cmd}: the prompt gives no tokens`);
+    if (ids.length === 0) throw new UsageError(`${cmd}: the prompt gives no tokens`);
 
     // The growing sequence is decoded whole and only the new end is written, so that a character split over tokens
     // (UTF-8 bytes of byte-level BPE) comes out whole: an unfinished one (U+FFFD at the end) waits for the next token.

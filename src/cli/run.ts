@@ -24,6 +24,7 @@ import {
   trainCoref,
   trainedModelBytes,
 } from '../tasks/coref/index.js';
+import { UsageError, intFlag, parseArgs } from './args.js';
 import { explainModel, generateCommand, isPretrainedSource, modelFlag } from './models.js';
 import { serveCommand } from './serve.js';
 
@@ -90,8 +91,6 @@ Usage:
 The default sentence is "${DEFAULT_SENTENCE}"
 `;
 
-/** A wrong command line: exit code 2 and the help. */
-class UsageError extends Error {}
 
 /**
  * Runs the CLI with `argv` (without the node and script paths).
@@ -146,49 +145,6 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     }
     throw e;
   }
-}
-
-/** Flags of a command: names with a value, and names without one. */
-interface FlagSpec {
-  values: readonly string[];
-  switches: readonly string[];
-}
-
-/** Splits `args` into positional arguments and flags ("--name value" or "--name=value"). */
-function parseArgs(command: string, args: readonly string[], spec: FlagSpec): { positional: string[]; flags: Map<string, string> } {
-  const positional: string[] = [];
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith('--') || arg === '--') {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (spec.switches.includes(name)) {
-      if (eq >= 0) throw new UsageError(`${command}: --${name} takes no value; got ${arg}`);
-      flags.set(name, 'true');
-    } else if (spec.values.includes(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined) throw new UsageError(`${command}: --${name} needs a value`);
-      flags.set(name, value);
-    } else {
-      throw new UsageError(`${command}: unknown option ${arg}`);
-    }
-  }
-  return { positional, flags };
-}
-
-/** The integer value of a flag, at least `min`, or `fallback` when absent. */
-function intFlag(command: string, flags: Map<string, string>, name: string, fallback: number | undefined, min: number): number | undefined {
-  const text = flags.get(name);
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`${command}: --${name} must be an integer ≥ ${min}; got "${text}"`);
-  }
-  return n;
 }
 
 async function explain(args: readonly string[], io: CliIO): Promise<number> {

@@ -68,8 +68,6 @@ export interface ForwardContext {
   B: number;
   /** new tokens */
   N: number;
-  /** keys seen by the new tokens: past + N */
-  S: number;
   /** [B, N] position of each new token (from the attention mask, so padding does not shift real tokens). */
   positions: Tensor;
   /** [B, N] BERT's token type ids (zeros when not given). */

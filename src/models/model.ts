@@ -276,7 +276,7 @@ export class PretrainedModel {
     if (options.tokenTypeIds !== undefined) {
       if (c.family !== 'bert') throw new ArgumentError(`${fn}: tokenTypeIds are for BERT; this is a ${c.family} model`);
       const [tb, tn] = checkIds(fn, 'tokenTypeIds', options.tokenTypeIds, c.typeVocabSize);
-      if (tb !== B || tn !== N) throw new ShapeMismatch(fn, 'tokenTypeIds', B, N, tb, tn);
+      if (tb !== B || tn !== N) throw new ArgumentError(`${fn}: tokenTypeIds must be [B, N] = [${B}, ${N}] like inputIds; got [${tb}, ${tn}]`);
       tokenTypes = new Tensor(Float32Array.from(options.tokenTypeIds.flat()), [B, N]);
     }
     const backend = checkBackend(fn, options.backend);
@@ -294,7 +294,6 @@ export class PretrainedModel {
       weights: this.weights,
       B,
       N,
-      S,
       positions: new Tensor(positions, [B, N]),
       tokenTypes,
       angles: this.#angles(positions, B, N),
@@ -332,12 +331,6 @@ export class PretrainedModel {
     const out = new Float64Array(B * N * half);
     for (let t = 0; t < B * N; t++) for (let i = 0; i < half; i++) out[t * half + i] = positions[t] * inv[i];
     return out;
-  }
-}
-
-class ShapeMismatch extends ArgumentError {
-  constructor(fn: string, name: string, B: number, N: number, b: number, n: number) {
-    super(`${fn}: ${name} must be [B, N] = [${B}, ${N}] like inputIds; got [${b}, ${n}]`);
   }
 }
 
